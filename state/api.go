@@ -1,0 +1,52 @@
+// Package state is covacdc's memory, kept in one compacted Kafka topic: the last
+// Version published for each customer and each company's cursor. It rebuilds a
+// compact in-memory index from the topic at startup and turns changes into the
+// state records the publisher writes in the same transaction as the events. It
+// never writes to Kafka itself.
+package state
+
+// THIS FILE IS THE PINNED API CONTRACT (what cmd/covacdc and publisher use).
+// Implement it (split into files as you like); add what you need, rename nothing.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Cursor is where a company's next scan starts and what a resume needs.
+type Cursor struct {
+	// Since is the LastModifiedDateUtc filter of the next scan.
+	Since time.Time
+	// ScanStarted is the server's clock (its Date header) when the last completed scan began.
+	ScanStarted time.Time
+	// ScanFinished is when the last completed scan was committed (local clock).
+	ScanFinished time.Time
+	// InitialLoadComplete is true once a full scan from the start cursor has committed.
+	InitialLoadComplete bool
+	// Scans counts completed scans.
+	Scans int64
+}
+
+// CompanyState summarises one company's state for operators (covacdc state).
+type CompanyState struct {
+	CompanyID int64
+	Cursor    Cursor
+	HasCursor bool // false: no scan completed yet
+	Tracked   int  // customers with a published Version
+}
+
+// TopicConfig says how the state topic is created when missing.
+type TopicConfig struct {
+	Topic             string // Default "covacdc.state".
+	Partitions        int32  // Default 1.
+	ReplicationFactor int16  // Default -1 (the broker's default).
+	MinInsyncReplicas int    // Default 0 (the broker's default).
+}
+
+// Summary reads the whole state topic with read_committed (opts reach the cluster)
+// and returns each company's state, ordered by company id. It writes nothing.
+func Summary(ctx context.Context, topic string, opts ...kgo.Opt) ([]CompanyState, error) {
+	panic("unimplemented")
+}
