@@ -97,8 +97,8 @@ type ScanResult struct {
 	Since     time.Time // the filter the scan used
 	// ServerStart is the server's clock (Date header) when the scan began.
 	ServerStart time.Time
-	// Next is where the next scan must start: ServerStart minus Lookback, never
-	// later than... and never earlier than Since.
+	// Next is where the next scan must start: ServerStart minus Lookback, but
+	// never earlier than Since (a cursor never moves backwards).
 	Next      time.Time
 	Customers int // customers handed on
 	Invalid   int // undecodable records handed on
