@@ -114,3 +114,8 @@ type ScanResult struct {
 func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn func(context.Context, Batch) error) (ScanResult, error) {
 	panic("unimplemented")
 }
+
+// DecodeCustomer decodes one element of a CustomerFull response with the same
+// tolerant rules Scan uses. A record that cannot be decoded returns a *RecordError
+// (with Raw set to raw) explaining why.
+func DecodeCustomer(raw []byte) (Customer, error) { panic("unimplemented") }

@@ -45,7 +45,7 @@ type Option func(*options)
 type options struct {
 	logger     *slog.Logger
 	registerer prometheus.Registerer
-	encoder    *schema.Encoder
+	encoder    Encoder
 	now        func() time.Time
 }
 
@@ -55,8 +55,14 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithRegisterer registers the publisher's metrics. Default: no metrics.
 func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.registerer = r } }
 
+// Encoder turns an event into bytes; *schema.Encoder is the real one.
+type Encoder interface {
+	Append(dst []byte, ev *schema.Event) ([]byte, error)
+	SchemaRef() string
+}
+
 // WithEncoder sets the event encoder. Default: schema.NewEncoder() (single-object encoding).
-func WithEncoder(e *schema.Encoder) Option { return func(o *options) { o.encoder = e } }
+func WithEncoder(e Encoder) Option { return func(o *options) { o.encoder = e } }
 
 // WithClock sets the clock used for capturedAt and metrics. Default time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
