@@ -9,10 +9,7 @@ package covatest
 
 // THIS FILE IS THE PINNED API CONTRACT. Implement it; do not rename anything here.
 
-import (
-	"net/http"
-	"time"
-)
+import "time"
 
 // Order is the row order CustomerFull serves in. Cova documents none.
 type Order int
@@ -48,6 +45,9 @@ type Config struct {
 	Now func() time.Time
 	// Gzip compresses responses when the request accepts gzip. Default false.
 	Gzip bool
+	// NoServedLog stops recording Served (it grows by one entry per row served,
+	// which a benchmark paging through millions of rows does not need). Default false.
+	NoServedLog bool
 }
 
 // Hazards are the hostile behaviours, all off in the zero value. They can be
@@ -71,9 +71,20 @@ type Hazards struct {
 	TruncateNext   int           // cut the body of the next N responses in the middle of the JSON array
 	HTMLNext       int           // answer the next N requests 200 with an HTML error page
 	Reject401Next  int           // answer the next N CustomerFull requests 401 even with a valid token (forces a renewal)
+
+	// Latency delays every CustomerFull request by Latency plus a uniform random
+	// duration in [0, LatencyJitter), like the few hundred milliseconds a real page takes.
+	Latency       time.Duration
+	LatencyJitter time.Duration
+	// RateLimitPerMinute is the server-side limit (0 = none): beyond this many
+	// accepted CustomerFull requests in any 60 s window of the simulator's clock, a
+	// request is answered 429 with Retry-After = the seconds until a slot frees and
+	// the Azure API Management body {"statusCode":429,"message":"Rate limit is
+	// exceeded. Try again in N seconds."}. Rejected requests do not use up slots.
+	RateLimitPerMinute int
 }
 
-// Customer identifies one version of one customer.
+// Served identifies one version of one customer as it was served.
 type Served struct {
 	CompanyID int64
 	ID        string // the customer's Id as served
@@ -87,76 +98,3 @@ type Stats struct {
 	ByStatus             map[int]int // CustomerFull responses by HTTP status
 	RowsServed           int
 }
-
-// Simulator is the Cova CRM API in memory. It is an http.Handler serving
-//
-//	POST /v1/oauth2/token                                 (token endpoint)
-//	GET  /crm/v1/Companies({id})/CustomerFull?$filter=... (CustomerFull)
-//
-// so with a listener at URL, the client's base URL is URL+"/crm" and its token URL
-// URL+"/v1/oauth2/token". All methods are safe for concurrent use.
-type Simulator struct { /* implementation */
-}
-
-var _ http.Handler = (*Simulator)(nil)
-
-// New returns a simulator with no customers.
-func New(cfg Config) *Simulator { panic("unimplemented") }
-
-// ServeHTTP implements http.Handler.
-func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("unimplemented") }
-
-// SetHazards replaces the hazard settings.
-func (s *Simulator) SetHazards(h Hazards) { panic("unimplemented") }
-
-// Generate adds n realistic customers to the company (created on first use), with
-// LastModifiedDateUtc spread over the year before now, and returns their Ids.
-func (s *Simulator) Generate(companyID int64, n int) []string { panic("unimplemented") }
-
-// Burst adds n customers that all share one LastModifiedDateUtc (at) and returns their Ids.
-func (s *Simulator) Burst(companyID int64, n int, at time.Time) []string { panic("unimplemented") }
-
-// Modify changes n random existing customers of the company (Version+1,
-// LastModifiedDateUtc = now, some field changed) and returns their Ids.
-func (s *Simulator) Modify(companyID int64, n int) []string { panic("unimplemented") }
-
-// ModifyID changes one customer as Modify does; false when it is unknown.
-func (s *Simulator) ModifyID(companyID int64, id string) bool { panic("unimplemented") }
-
-// AddRaw adds a record served verbatim (malformed records: no Id, wrong types, ...),
-// placed in the order as if it had the given Id and LastModifiedDateUtc. It is not
-// part of Truth.
-func (s *Simulator) AddRaw(companyID int64, id string, lastModified time.Time, raw string) {
-	panic("unimplemented")
-}
-
-// Truth returns each customer's current Version, keyed by Id.
-func (s *Simulator) Truth(companyID int64) map[string]int64 { panic("unimplemented") }
-
-// Record returns the JSON the simulator currently serves for one customer.
-func (s *Simulator) Record(companyID int64, id string) (string, bool) { panic("unimplemented") }
-
-// Served returns every (Id, Version) of the company ever served, in serving order
-// (with repeats).
-func (s *Simulator) Served(companyID int64) []Served { panic("unimplemented") }
-
-// Stats returns the counters so far.
-func (s *Simulator) Stats() Stats { panic("unimplemented") }
-
-// Server is a Simulator listening on a loopback port, like httptest.Server.
-type Server struct {
-	*Simulator
-	URL string // e.g. http://127.0.0.1:41234
-}
-
-// NewServer starts a Simulator on 127.0.0.1 with a random port.
-func NewServer(cfg Config) *Server { panic("unimplemented") }
-
-// BaseURL is the client's Cova base URL: URL + "/crm".
-func (s *Server) BaseURL() string { panic("unimplemented") }
-
-// TokenURL is the client's token URL: URL + "/v1/oauth2/token".
-func (s *Server) TokenURL() string { panic("unimplemented") }
-
-// Close shuts the server down; safe to call twice.
-func (s *Server) Close() { panic("unimplemented") }

@@ -1,0 +1,159 @@
+package covatest
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// window is a sliding 60-second log of request times on the simulator's clock:
+// the window ending at now is (now-60s, now].
+type window struct {
+	ts   []time.Time
+	head int
+}
+
+func (w *window) count(now time.Time) int {
+	cutoff := now.Add(-time.Minute)
+	for w.head < len(w.ts) && !w.ts[w.head].After(cutoff) {
+		w.head++
+	}
+	if w.head > 1024 && w.head > len(w.ts)/2 {
+		w.ts = append(w.ts[:0], w.ts[w.head:]...)
+		w.head = 0
+	}
+	return len(w.ts) - w.head
+}
+
+func (w *window) add(t time.Time) { w.ts = append(w.ts, t) }
+
+// oldest is the earliest time in the window; call count first.
+func (w *window) oldest() time.Time { return w.ts[w.head] }
+
+// reply is a whole non-page answer, decided under the lock and written after it.
+type reply struct {
+	code   int
+	ctype  string
+	body   string
+	header http.Header
+}
+
+func jsonReply(code int, body string) *reply {
+	return &reply{code: code, ctype: "application/json; charset=utf-8", body: body}
+}
+
+func messageReply(code int, msg string) *reply {
+	return jsonReply(code, string(appendString([]byte(`{"Message":`), msg))+"}")
+}
+
+func (s *Simulator) writeReply(w http.ResponseWriter, now time.Time, rep *reply) {
+	for k, v := range rep.header {
+		w.Header()[k] = v
+	}
+	s.setDate(w, now)
+	w.Header().Set("Content-Type", rep.ctype)
+	w.Header().Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.code)
+	_, _ = w.Write([]byte(rep.body))
+}
+
+// delay is how long the next CustomerFull request waits before it is answered.
+func (s *Simulator) delay() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.hz.Latency + s.hz.Slow
+	if s.hz.LatencyJitter > 0 {
+		d += time.Duration(s.jitter.Int64N(int64(s.hz.LatencyJitter)))
+	}
+	return d
+}
+
+// rateLimitLocked applies the server-side limit (Hazards.RateLimitPerMinute).
+func (s *Simulator) rateLimitLocked(now time.Time) *reply {
+	limit := s.hz.RateLimitPerMinute
+	if limit > 0 && s.accepted.count(now) >= limit {
+		wait := s.accepted.oldest().Add(time.Minute).Sub(now)
+		secs := max(1, int((wait+time.Second-1)/time.Second))
+		rep := jsonReply(http.StatusTooManyRequests,
+			`{"statusCode":429,"message":"Rate limit is exceeded. Try again in `+strconv.Itoa(secs)+` seconds."}`)
+		rep.header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
+		return rep
+	}
+	s.accepted.add(now)
+	return nil
+}
+
+// hazardLocked answers with the next counted-down failure, if any is due.
+func (s *Simulator) hazardLocked() *reply {
+	h := &s.hz
+	switch {
+	case h.Reject401Next > 0:
+		h.Reject401Next--
+		return unauthorized()
+	case h.Status429 > 0:
+		h.Status429--
+		var rep *reply
+		if h.RetryAfter != "" {
+			secs := 60
+			if n, err := strconv.Atoi(h.RetryAfter); err == nil {
+				secs = n
+			}
+			rep = jsonReply(http.StatusTooManyRequests,
+				`{"statusCode":429,"message":"Rate limit is exceeded. Try again in `+strconv.Itoa(secs)+` seconds."}`)
+			rep.header = http.Header{"Retry-After": {h.RetryAfter}}
+		} else {
+			// Older iQmetrix docs: a plain-text body and no Retry-After.
+			rep = &reply{code: http.StatusTooManyRequests, ctype: "text/plain; charset=utf-8", body: "rate limit exceeded", header: http.Header{}}
+		}
+		if h.RateLimitReset != "" {
+			rep.header.Set("X-RateLimit-ResetSeconds", h.RateLimitReset)
+		}
+		return rep
+	case h.Status5xx > 0:
+		h.Status5xx--
+		code := h.Code5xx
+		if code == 0 {
+			code = http.StatusServiceUnavailable
+		}
+		if code == http.StatusInternalServerError {
+			return messageReply(code, "An error has occurred.")
+		}
+		return &reply{code: code, ctype: "text/html", body: "<html><head><title>" + strconv.Itoa(code) + " " +
+			http.StatusText(code) + "</title></head><body><h1>" + http.StatusText(code) + "</h1></body></html>\r\n"}
+	case h.HTMLNext > 0:
+		h.HTMLNext--
+		return &reply{code: http.StatusOK, ctype: "text/html; charset=utf-8", body: htmlErrorPage}
+	}
+	return nil
+}
+
+func unauthorized() *reply {
+	rep := messageReply(http.StatusUnauthorized, "Authorization has been denied for this request.")
+	rep.header = http.Header{"Www-Authenticate": {"Bearer"}}
+	return rep
+}
+
+// htmlErrorPage is what a proxy or a crashed ASP.NET application sends with
+// status 200 in place of JSON.
+const htmlErrorPage = `<!DOCTYPE html>
+<html>
+<head><title>Runtime Error</title></head>
+<body>
+<h1>Server Error in '/' Application.</h1>
+<h2><i>Runtime Error</i></h2>
+<p>An application error occurred on the server. The current custom error settings for this application prevent the details of the application error from being viewed remotely.</p>
+</body>
+</html>
+`
+
+// betweenPagesLocked applies the changes that happen while a scan pages through.
+func (s *Simulator) betweenPagesLocked(c *company, now int64) {
+	h := s.hz
+	s.modifyRandomLocked(c, h.ModifyPerPage, now)
+	s.insertLocked(c, h.InsertPerPage, now)
+	lateBy := h.LateBy
+	if lateBy <= 0 {
+		lateBy = 30 * time.Second
+	}
+	s.insertLocked(c, h.LateVisiblePerPage, now-int64(lateBy/100))
+}
