@@ -1,0 +1,432 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/publisher"
+	"github.com/covacdc/covacdc/state"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// Defaults of covacdc run. They match the defaults of the packages it wires, so
+// that help and the README can state them without constructing anything.
+const (
+	defaultBaseURL         = "https://api.covasoft.net/crm"
+	defaultTokenURL        = "https://accounts.iqmetrix.net/v1/oauth2/token"
+	defaultTopic           = "covacdc.customers"
+	defaultStateTopic      = "covacdc.state"
+	defaultDLQTopic        = "covacdc.dlq"
+	defaultTransactionalID = "covacdc"
+	defaultMetricsAddr     = ":9464"
+)
+
+// kafkaFlags are the flags that say how to reach Kafka; run, tail and state share them.
+type kafkaFlags struct {
+	Brokers               []string
+	TLS                   bool
+	TLSCAFile             string
+	TLSCertFile           string
+	TLSKeyFile            string
+	TLSInsecureSkipVerify bool
+	SASLMechanism         string
+	SASLUsername          string
+	SASLPassword          string
+	SASLPasswordFile      string
+}
+
+func (k *kafkaFlags) register(c *command) {
+	c.List(&k.Brokers, "kafka-brokers", "Kafka bootstrap brokers, host:port, repeatable or comma-separated. Required.")
+	c.Bool(&k.TLS, "kafka-tls", false, "Connect to Kafka over TLS (implied by the other --kafka-tls-* flags).")
+	c.String(&k.TLSCAFile, "kafka-tls-ca-file", "", "PEM file of the CA certificates that sign the brokers' certificates (default: the system pool).")
+	c.String(&k.TLSCertFile, "kafka-tls-cert-file", "", "PEM client certificate for mutual TLS (with --kafka-tls-key-file).")
+	c.String(&k.TLSKeyFile, "kafka-tls-key-file", "", "PEM private key of --kafka-tls-cert-file.")
+	c.Bool(&k.TLSInsecureSkipVerify, "kafka-tls-insecure-skip-verify", false, "Do not verify the brokers' certificates (testing only).")
+	c.String(&k.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL).")
+	c.String(&k.SASLUsername, "kafka-sasl-username", "", "SASL username.")
+	c.Secret(&k.SASLPassword, "kafka-sasl-password", "SASL password (prefer --kafka-sasl-password-file).")
+	c.String(&k.SASLPasswordFile, "kafka-sasl-password-file", "", "File holding the SASL password (a mounted secret); trailing newline ignored.")
+}
+
+// opts validates the flags and returns the client options that reach the cluster.
+func (k *kafkaFlags) opts() ([]kgo.Opt, error) {
+	if len(k.Brokers) == 0 {
+		return nil, usagef("--kafka-brokers: required (host:port of at least one broker)")
+	}
+	for _, b := range k.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return nil, usagef("--kafka-brokers: %q is not host:port", b)
+		}
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(k.Brokers...)}
+
+	if k.TLS || k.TLSCAFile != "" || k.TLSCertFile != "" || k.TLSKeyFile != "" || k.TLSInsecureSkipVerify {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: k.TLSInsecureSkipVerify} //nolint:gosec // an explicit operator choice
+		if k.TLSCAFile != "" {
+			pem, err := os.ReadFile(k.TLSCAFile)
+			if err != nil {
+				return nil, usagef("--kafka-tls-ca-file: %v", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, usagef("--kafka-tls-ca-file: no PEM certificate in %s", k.TLSCAFile)
+			}
+			cfg.RootCAs = pool
+		}
+		switch {
+		case k.TLSCertFile != "" && k.TLSKeyFile == "":
+			return nil, usagef("--kafka-tls-key-file: required with --kafka-tls-cert-file")
+		case k.TLSCertFile == "" && k.TLSKeyFile != "":
+			return nil, usagef("--kafka-tls-cert-file: required with --kafka-tls-key-file")
+		case k.TLSCertFile != "":
+			cert, err := tls.LoadX509KeyPair(k.TLSCertFile, k.TLSKeyFile)
+			if err != nil {
+				return nil, usagef("--kafka-tls-cert-file: %v", err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		opts = append(opts, kgo.DialTLSConfig(cfg))
+	}
+
+	password, err := secretValue(k.SASLPassword, "kafka-sasl-password", k.SASLPasswordFile, "kafka-sasl-password-file")
+	if err != nil {
+		return nil, err
+	}
+	mech := strings.ToUpper(strings.TrimSpace(k.SASLMechanism))
+	if mech == "" {
+		if k.SASLUsername != "" || password != "" {
+			return nil, usagef("--kafka-sasl-mechanism: required with a SASL username or password (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
+		}
+		return opts, nil
+	}
+	if k.SASLUsername == "" {
+		return nil, usagef("--kafka-sasl-username: required with --kafka-sasl-mechanism %s", mech)
+	}
+	if password == "" {
+		return nil, usagef("--kafka-sasl-password: required with --kafka-sasl-mechanism %s (or --kafka-sasl-password-file)", mech)
+	}
+	switch mech {
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: k.SASLUsername, Pass: password}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: password}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: password}.AsSha512Mechanism()))
+	default:
+		return nil, usagef("--kafka-sasl-mechanism: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", k.SASLMechanism)
+	}
+	return opts, nil
+}
+
+// secretValue returns the value of a secret given either directly or as a file.
+func secretValue(value, flagName, file, fileFlag string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	if value != "" {
+		return "", usagef("--%s: set either --%s or --%s, not both", fileFlag, flagName, fileFlag)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", usagef("--%s: %v", fileFlag, err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", usagef("--%s: %s is empty", fileFlag, file)
+	}
+	return s, nil
+}
+
+// runFlags are the raw flags of covacdc run.
+type runFlags struct {
+	Kafka             kafkaFlags
+	CompanyIDs        []string
+	BaseURL           string
+	TokenURL          string
+	ClientID          string
+	ClientSecret      string
+	ClientSecretFile  string
+	Username          string
+	Password          string
+	PasswordFile      string
+	Topic             string
+	StateTopic        string
+	DLQTopic          string
+	TransactionalID   string
+	PageSize          int
+	Lookback          time.Duration
+	PollInterval      time.Duration
+	StartFrom         string
+	Once              bool
+	SchemaRegistryURL string
+	MetricsAddr       string
+	LogFormat         string
+	LogLevel          string
+	RequestsPerMinute int
+	MaxInFlight       int
+	Partitions        int
+	ReplicationFactor int
+	StatePartitions   int
+	StateRF           int
+	StateMinISR       int
+	MaxEventsPerTxn   int
+}
+
+func runCommand(f *runFlags) *command {
+	c := newCommand("run", "Poll Cova for changed customers and publish them to Kafka, exactly once, until stopped.")
+	f.Kafka.register(c)
+	c.List(&f.CompanyIDs, "company-id", "Cova company id to poll, repeatable or comma-separated. Required.")
+	c.String(&f.BaseURL, "cova-base-url", defaultBaseURL, "Cova CRM API base URL.")
+	c.String(&f.TokenURL, "cova-token-url", defaultTokenURL, "Cova OAuth2 token URL.")
+	c.String(&f.ClientID, "cova-client-id", "", "OAuth2 client id from the Cova onboarding package. Required.")
+	c.Secret(&f.ClientSecret, "cova-client-secret", "OAuth2 client secret. Required (or --cova-client-secret-file).")
+	c.String(&f.ClientSecretFile, "cova-client-secret-file", "", "File holding the OAuth2 client secret (a mounted secret); trailing newline ignored.")
+	c.String(&f.Username, "cova-username", "", "Cova API username. Required.")
+	c.Secret(&f.Password, "cova-password", "Cova API password. Required (or --cova-password-file).")
+	c.String(&f.PasswordFile, "cova-password-file", "", "File holding the Cova API password (a mounted secret); trailing newline ignored.")
+	c.String(&f.Topic, "topic", defaultTopic, "Kafka topic of CustomerChanged events.")
+	c.String(&f.StateTopic, "state-topic", defaultStateTopic, "Compacted Kafka topic of cursors and published versions.")
+	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records Cova sent that could not be decoded.")
+	c.String(&f.TransactionalID, "transactional-id", defaultTransactionalID, "Kafka transactional id; a second instance with the same id fences the first.")
+	c.Int(&f.PageSize, "page-size", 100, "Customers per CustomerFull request ($top), 1 to 100.")
+	c.Duration(&f.Lookback, "lookback", 2*time.Minute, "How far before a scan's start the next scan begins, to catch rows Cova makes visible late.")
+	c.Duration(&f.PollInterval, "poll-interval", 30*time.Second, "Time between the starts of two scans of a company.")
+	c.String(&f.StartFrom, "start-from", "", "Cursor of a company with no state: empty or \"beginning\" (a full initial load), \"now\", or an RFC 3339 time.")
+	c.Bool(&f.Once, "once", false, "Scan every company once, commit, and exit (0 if every scan succeeded, 1 otherwise).")
+	c.String(&f.SchemaRegistryURL, "schema-registry-url", "", "Confluent Schema Registry URL (user:password@ for basic auth); empty: Avro single-object encoding, no registry.")
+	c.String(&f.MetricsAddr, "metrics-addr", defaultMetricsAddr, "Address of the HTTP server for /metrics, /healthz and /readyz; empty: no server.")
+	c.String(&f.LogFormat, "log-format", "json", "Log format: json or text.")
+	c.String(&f.LogLevel, "log-level", "info", "Log level: debug, info, warn or error.")
+	c.Int(&f.RequestsPerMinute, "requests-per-minute", 600, "Budget of Cova requests per minute for the whole process, all companies together.")
+	c.Int(&f.MaxInFlight, "max-in-flight", 4, "Most Cova requests in flight at once for the whole process.")
+	c.Int(&f.Partitions, "partitions", 6, "Partitions of the events and dead-letter topics when covacdc creates them.")
+	c.Int(&f.ReplicationFactor, "replication-factor", -1, "Replication factor of the events and dead-letter topics when created; -1: the broker's default.")
+	c.Int(&f.StatePartitions, "state-partitions", 1, "Partitions of the state topic when created.")
+	c.Int(&f.StateRF, "state-replication-factor", -1, "Replication factor of the state topic when created; -1: the broker's default.")
+	c.Int(&f.StateMinISR, "state-min-insync-replicas", 0, "min.insync.replicas of the state topic when created; 0: the broker's default.")
+	c.Int(&f.MaxEventsPerTxn, "max-events-per-transaction", 2000, "Most events in one Kafka transaction; a scan spans several when larger.")
+	return c
+}
+
+// runConfig is covacdc run's validated configuration.
+type runConfig struct {
+	CompanyIDs   []int64
+	Poller       poller.Config
+	Publisher    publisher.Config // KafkaOpts without metrics hooks
+	PollInterval time.Duration
+	Once         bool
+	RegistryURL  string
+	MetricsAddr  string
+	LogFormat    string
+	LogLevel     string
+}
+
+// validate turns the flags into a runConfig, or returns the first mistake as a
+// usageError naming its flag.
+func (f *runFlags) validate() (runConfig, error) {
+	var cfg runConfig
+	kopts, err := f.Kafka.opts()
+	if err != nil {
+		return cfg, err
+	}
+	if len(f.CompanyIDs) == 0 {
+		return cfg, usagef("--company-id: required (the Cova company ids to poll)")
+	}
+	seen := map[int64]bool{}
+	for _, s := range f.CompanyIDs {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			return cfg, usagef("--company-id: must be a positive whole number, got %q", s)
+		}
+		if seen[id] {
+			return cfg, usagef("--company-id: %d is given twice", id)
+		}
+		seen[id] = true
+		cfg.CompanyIDs = append(cfg.CompanyIDs, id)
+	}
+	for _, u := range []struct{ flag, value string }{{"cova-base-url", f.BaseURL}, {"cova-token-url", f.TokenURL}} {
+		if err := checkURL(u.flag, u.value); err != nil {
+			return cfg, err
+		}
+	}
+	secret, err := secretValue(f.ClientSecret, "cova-client-secret", f.ClientSecretFile, "cova-client-secret-file")
+	if err != nil {
+		return cfg, err
+	}
+	password, err := secretValue(f.Password, "cova-password", f.PasswordFile, "cova-password-file")
+	if err != nil {
+		return cfg, err
+	}
+	switch {
+	case f.ClientID == "":
+		return cfg, usagef("--cova-client-id: required")
+	case secret == "":
+		return cfg, usagef("--cova-client-secret: required (or --cova-client-secret-file)")
+	case f.Username == "":
+		return cfg, usagef("--cova-username: required")
+	case password == "":
+		return cfg, usagef("--cova-password: required (or --cova-password-file)")
+	}
+	if f.PageSize < 1 || f.PageSize > 100 {
+		return cfg, usagef("--page-size: must be between 1 and 100, got %d", f.PageSize)
+	}
+	if f.Lookback < 0 {
+		return cfg, usagef("--lookback: must not be negative, got %s", f.Lookback)
+	}
+	if f.PollInterval < 100*time.Millisecond {
+		return cfg, usagef("--poll-interval: must be at least 100ms, got %s", f.PollInterval)
+	}
+	startFrom, err := parseStartFrom(f.StartFrom)
+	if err != nil {
+		return cfg, err
+	}
+	for _, t := range []struct{ flag, value string }{{"topic", f.Topic}, {"state-topic", f.StateTopic}, {"dlq-topic", f.DLQTopic}, {"transactional-id", f.TransactionalID}} {
+		if strings.TrimSpace(t.value) == "" {
+			return cfg, usagef("--%s: must not be empty", t.flag)
+		}
+	}
+	if f.Topic == f.StateTopic || f.Topic == f.DLQTopic || f.StateTopic == f.DLQTopic {
+		return cfg, usagef("--state-topic: the events, state and dead-letter topics must differ (got %q, %q, %q)", f.Topic, f.StateTopic, f.DLQTopic)
+	}
+	if f.SchemaRegistryURL != "" {
+		if err := checkURL("schema-registry-url", f.SchemaRegistryURL); err != nil {
+			return cfg, err
+		}
+	}
+	if f.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(f.MetricsAddr); err != nil {
+			return cfg, usagef("--metrics-addr: must be host:port or :port, got %q", f.MetricsAddr)
+		}
+	}
+	if f.LogFormat != "json" && f.LogFormat != "text" {
+		return cfg, usagef("--log-format: must be json or text, got %q", f.LogFormat)
+	}
+	if _, err := parseLevel(f.LogLevel); err != nil {
+		return cfg, err
+	}
+	ints := []struct {
+		flag     string
+		v, lo    int
+		hi       int
+		minusOne bool // -1 allowed: the broker's default
+	}{
+		{"requests-per-minute", f.RequestsPerMinute, 1, 100000, false},
+		{"max-in-flight", f.MaxInFlight, 1, 1000, false},
+		{"partitions", f.Partitions, 1, 100000, false},
+		{"replication-factor", f.ReplicationFactor, 1, 32767, true},
+		{"state-partitions", f.StatePartitions, 1, 100000, false},
+		{"state-replication-factor", f.StateRF, 1, 32767, true},
+		{"state-min-insync-replicas", f.StateMinISR, 0, 32767, false},
+		{"max-events-per-transaction", f.MaxEventsPerTxn, 1, 1000000, false},
+	}
+	for _, n := range ints {
+		if n.minusOne && n.v == -1 {
+			continue
+		}
+		if n.v < n.lo || n.v > n.hi {
+			extra := ""
+			if n.minusOne {
+				extra = " (or -1 for the broker's default)"
+			}
+			return cfg, usagef("--%s: must be between %d and %d%s, got %d", n.flag, n.lo, n.hi, extra, n.v)
+		}
+	}
+
+	cfg.Poller = poller.Config{
+		BaseURL:           strings.TrimRight(f.BaseURL, "/"),
+		TokenURL:          f.TokenURL,
+		ClientID:          f.ClientID,
+		ClientSecret:      secret,
+		Username:          f.Username,
+		Password:          password,
+		PageSize:          f.PageSize,
+		Lookback:          f.Lookback,
+		RequestTimeout:    60 * time.Second,
+		RequestsPerMinute: f.RequestsPerMinute,
+		MaxInFlight:       f.MaxInFlight,
+		MaxBackoff:        30 * time.Second,
+	}
+	cfg.Publisher = publisher.Config{
+		KafkaOpts:               kopts,
+		Topic:                   f.Topic,
+		DLQTopic:                f.DLQTopic,
+		TransactionalID:         f.TransactionalID,
+		MaxEventsPerTransaction: f.MaxEventsPerTxn,
+		TopicPartitions:         int32(f.Partitions),
+		TopicReplicationFactor:  int16(f.ReplicationFactor),
+		State: state.TopicConfig{
+			Topic:             f.StateTopic,
+			Partitions:        int32(f.StatePartitions),
+			ReplicationFactor: int16(f.StateRF),
+			MinInsyncReplicas: f.StateMinISR,
+		},
+		StartFrom: startFrom,
+	}
+	cfg.PollInterval = f.PollInterval
+	cfg.Once = f.Once
+	cfg.RegistryURL = f.SchemaRegistryURL
+	cfg.MetricsAddr = f.MetricsAddr
+	cfg.LogFormat = f.LogFormat
+	cfg.LogLevel = f.LogLevel
+	return cfg, nil
+}
+
+func checkURL(flagName, value string) error {
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--%s: must be an http or https URL, got %q", flagName, redactURL(value))
+	}
+	return nil
+}
+
+// redactURL hides a password embedded in a URL before it reaches an error.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}
+
+// parseStartFrom reads --start-from; the zero time means the beginning.
+func parseStartFrom(s string) (time.Time, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "beginning":
+		return time.Time{}, nil
+	case "now":
+		return time.Now().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}, usagef("--start-from: must be \"beginning\", \"now\" or an RFC 3339 time such as 2024-01-31T00:00:00Z, got %q", s)
+	}
+	return t.UTC(), nil
+}
+
+// describe lists the non-secret settings for the startup log line.
+func (c runConfig) describe() []any {
+	return []any{
+		"companies", c.CompanyIDs,
+		"cova_base_url", c.Poller.BaseURL,
+		"topic", c.Publisher.Topic,
+		"state_topic", c.Publisher.State.Topic,
+		"dlq_topic", c.Publisher.DLQTopic,
+		"transactional_id", c.Publisher.TransactionalID,
+		"poll_interval", c.PollInterval.String(),
+		"page_size", c.Poller.PageSize,
+		"requests_per_minute", c.Poller.RequestsPerMinute,
+		"max_in_flight", c.Poller.MaxInFlight,
+		"once", c.Once,
+		"schema_registry", redactURL(c.RegistryURL),
+	}
+}
+

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/poller/covatest"
+	"github.com/covacdc/covacdc/publisher"
+	"github.com/covacdc/covacdc/schema"
+	"github.com/covacdc/covacdc/state"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// defaultDemoDir is where the demo keeps its embedded Kafka: under
+// $XDG_STATE_HOME when set, else in the working directory.
+func defaultDemoDir() string {
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "covacdc-demo")
+	}
+	return "covacdc-demo-data"
+}
+
+// demoMain is covacdc demo: embedded Kafka, the simulator and the pipeline,
+// printing each committed event as a reader with read_committed sees it.
+func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		f            simFlags
+		dataDir      string
+		pollInterval time.Duration
+		metricsAddr  string
+		logLevel     string
+		trickleText  string
+	)
+	c := newCommand("demo", "Zero setup: an embedded Kafka persisted under --data-dir (a second run resumes), the Cova simulator with generated customers and a trickle of changes, and the pipeline; prints each committed event. Ctrl-C stops it.")
+	c.String(&dataDir, "data-dir", defaultDemoDir(), "Directory of the embedded Kafka's data; delete it to start over.")
+	c.Int(&f.Customers, "customers", 3000, "Customers generated per company.")
+	c.Int(&f.Companies, "companies", 2, "Companies, with ids 1 to N.")
+	c.String(&trickleText, "trickle", "2", "Customer changes per second over all companies; 0: none.")
+	c.Int64(&f.Seed, "seed", 1, "Seed of the generated customers.")
+	c.Duration(&pollInterval, "poll-interval", 2*time.Second, "Time between the starts of two scans of a company.")
+	c.String(&metricsAddr, "metrics-addr", "127.0.0.1:9464", "Address for /metrics, /healthz and /readyz (a free port is taken if busy).")
+	c.String(&logLevel, "log-level", "warn", "Log level of the pipeline's logs on stderr: debug, info, warn or error.")
+	if err := parseFlags(c, args, stdout); err != nil {
+		return err
+	}
+	if f.Customers < 0 {
+		return usagef("--customers: must not be negative, got %d", f.Customers)
+	}
+	if f.Companies < 1 || f.Companies > 100 {
+		return usagef("--companies: must be between 1 and 100, got %d", f.Companies)
+	}
+	rate, err := parseRate(trickleText)
+	if err != nil {
+		return err
+	}
+	if pollInterval < 100*time.Millisecond {
+		return usagef("--poll-interval: must be at least 100ms, got %s", pollInterval)
+	}
+	if _, err := parseLevel(logLevel); err != nil {
+		return err
+	}
+	if dataDir == "" {
+		return usagef("--data-dir: must not be empty")
+	}
+	resumed := false
+	if entries, err := os.ReadDir(dataDir); err == nil && len(entries) > 0 {
+		resumed = true
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return usagef("--data-dir: %v", err)
+	}
+	if metricsAddr != "" {
+		if ln, err := net.Listen("tcp", metricsAddr); err != nil {
+			metricsAddr = "127.0.0.1:0"
+		} else {
+			ln.Close()
+		}
+	}
+
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dataDir), kfake.DefaultNumPartitions(3))
+	if err != nil {
+		return fmt.Errorf("embedded kafka in %s: %w", dataDir, err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+
+	sim := covatest.NewServer(covatest.Config{Seed: f.Seed})
+	defer sim.Close()
+	ids := companyRange(f.Companies)
+	for _, id := range ids {
+		sim.Generate(id, f.Customers)
+	}
+
+	out := &lineWriter{w: bufio.NewWriter(stdout)}
+	how := "first run: the initial load publishes every customer as SNAPSHOT, then changes follow"
+	if resumed {
+		how = "resuming from the state kept in Kafka: no new snapshot, only changes since the last run (the simulator starts afresh, so changes to versions already published count as stale)"
+	}
+	out.printf("covacdc demo: %s\n", how)
+	out.printf("  kafka      embedded at %s, data in %s\n", strings.Join(brokers, ","), dataDir)
+	out.printf("  cova       simulator at %s: %d companies (ids %s) x %d customers, %.3g changes/s\n", sim.URL, f.Companies, idsText(ids), f.Customers, rate)
+
+	cfg := runConfig{
+		CompanyIDs: ids,
+		Poller: poller.Config{
+			BaseURL: sim.BaseURL(), TokenURL: sim.TokenURL(),
+			ClientID: covatest.DefaultClientID, ClientSecret: covatest.DefaultClientSecret,
+			Username: covatest.DefaultUsername, Password: covatest.DefaultPassword,
+			PageSize: 100, Lookback: 2 * time.Minute, RequestTimeout: 30 * time.Second,
+			RequestsPerMinute: 6000, MaxInFlight: 4, MaxBackoff: 5 * time.Second,
+		},
+		Publisher: publisher.Config{
+			KafkaOpts:               []kgo.Opt{kgo.SeedBrokers(brokers...)},
+			Topic:                   defaultTopic,
+			DLQTopic:                defaultDLQTopic,
+			TransactionalID:         "covacdc-demo",
+			MaxEventsPerTransaction: 500,
+			TopicPartitions:         3,
+			TopicReplicationFactor:  -1,
+			State:                   state.TopicConfig{Topic: defaultStateTopic, Partitions: 1, ReplicationFactor: -1},
+		},
+		PollInterval: pollInterval,
+		MetricsAddr:  metricsAddr,
+		LogFormat:    "text",
+		LogLevel:     logLevel,
+	}
+	log := newLogger(stderr, "text", logLevel)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		trickle(ctx, sim.Simulator, ids, rate, f.Seed)
+	}()
+
+	dec, err := schema.NewDecoder(nil)
+	if err != nil {
+		return err
+	}
+	hooks := &pipelineHooks{
+		metricsAddr: func(addr string) {
+			out.printf("  metrics    http://%s/metrics  (health: /healthz, /readyz)\n", addr)
+		},
+		started: func(_ *publisher.Publisher) {
+			out.printf("  try        go run ./cmd/covacdc tail --kafka-brokers %s --follow   (while the demo runs)\n", strings.Join(brokers, ","))
+			out.printf("Committed events (read back with read_committed); Ctrl-C stops.\n")
+			out.flush()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := readCommitted(ctx, cfg.Publisher.KafkaOpts, defaultTopic, readPos{end: true}, true, func(r *kgo.Record) error {
+					out.printf("%s\n", eventLine(ctx, dec, r))
+					return nil
+				})
+				if err != nil {
+					log.Error("reading the events back", "err", err)
+				}
+			}()
+		},
+	}
+	err = runPipeline(ctx, cfg, log, newRegistry(), hooks)
+	cancel()
+	wg.Wait()
+	out.printf("covacdc demo stopped; run it again to resume, or delete %s to start over.\n", dataDir)
+	out.flush()
+	return err
+}
+
+// eventLine renders one event as a readable line:
+//
+//	12:00:01 SNAPSHOT company=1 customer=3f2a… v3 Jane Doe
+func eventLine(ctx context.Context, dec *schema.Decoder, r *kgo.Record) string {
+	js, err := dec.JSON(ctx, r.Value)
+	if err != nil {
+		return fmt.Sprintf("%s undecodable event at partition %d offset %d: %v", r.Timestamp.Format("15:04:05"), r.Partition, r.Offset, err)
+	}
+	var ev struct {
+		ChangeType string `json:"changeType"`
+		CompanyID  int64  `json:"companyId"`
+		CustomerID string `json:"customerId"`
+		Version    int64  `json:"version"`
+		Customer   struct {
+			PrimaryName          *string
+			FamilyName           *string
+			Disabled             *bool
+			MergedIntoCustomerId *string
+		} `json:"customer"`
+	}
+	if err := json.Unmarshal(js, &ev); err != nil {
+		return fmt.Sprintf("%s %s", r.Timestamp.Format("15:04:05"), js)
+	}
+	var name []string
+	for _, p := range []*string{ev.Customer.PrimaryName, ev.Customer.FamilyName} {
+		if p != nil && *p != "" {
+			name = append(name, *p)
+		}
+	}
+	line := fmt.Sprintf("%s %-8s company=%d customer=%s v%d %s", r.Timestamp.Format("15:04:05"), ev.ChangeType, ev.CompanyID, ev.CustomerID, ev.Version, strings.Join(name, " "))
+	if ev.Customer.Disabled != nil && *ev.Customer.Disabled {
+		line += " [disabled]"
+	}
+	if m := ev.Customer.MergedIntoCustomerId; m != nil && *m != "" {
+		line += " [merged into " + *m + "]"
+	}
+	return line
+}
+
+// lineWriter serialises lines from the printer and the pipeline hooks.
+type lineWriter struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (l *lineWriter) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, args...)
+	l.w.Flush()
+}
+
+func (l *lineWriter) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w.Flush()
+}

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/publisher"
+	"github.com/covacdc/covacdc/schema"
+	"github.com/covacdc/covacdc/state"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+)
+
+// shutdownTimeout bounds ending the open transaction and flushing after a
+// signal, so that covacdc exits well within the 10 s a supervisor waits.
+const shutdownTimeout = 7 * time.Second
+
+// runMain is covacdc run.
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f runFlags
+	c := runCommand(&f)
+	if err := parseFlags(c, args, stdout); err != nil {
+		return err
+	}
+	cfg, err := f.validate()
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	return runPipeline(ctx, cfg, log, newRegistry(), nil)
+}
+
+// pipelineHooks lets the demo watch the pipeline; nil fields are ignored.
+type pipelineHooks struct {
+	// metricsAddr is called with the address the metrics server listens on.
+	metricsAddr func(addr string)
+	// started is called once the state is restored and polling begins.
+	started func(pub *publisher.Publisher)
+}
+
+// runPipeline polls every company and publishes until ctx is cancelled (then it
+// returns nil after a clean shutdown), a fatal error occurs, or, with --once,
+// every company has been scanned once. It owns every goroutine it starts.
+func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prometheus.Registry, hooks *pipelineHooks) error {
+	if hooks == nil {
+		hooks = &pipelineHooks{}
+	}
+	m := newCmdMetrics(reg)
+	m.up.Set(1)
+	defer m.up.Set(0)
+	h := newHealth(cfg.PollInterval, cfg.CompanyIDs)
+
+	var srv *metricsServer
+	if cfg.MetricsAddr != "" {
+		var err error
+		if srv, err = startMetricsServer(cfg.MetricsAddr, reg, h, m, log); err != nil {
+			return usagef("%v", err)
+		}
+		log.Info("serving metrics", "addr", srv.addr, "paths", "/metrics /healthz /readyz")
+		if hooks.metricsAddr != nil {
+			hooks.metricsAddr(srv.addr)
+		}
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.shutdown(sctx)
+	}()
+
+	client, err := poller.New(cfg.Poller, poller.WithLogger(log), poller.WithRegisterer(reg))
+	if err != nil {
+		return usagef("%v", err)
+	}
+
+	kopts := cfg.Publisher.KafkaOpts
+	pcfg := cfg.Publisher
+	pcfg.KafkaOpts = append(append([]kgo.Opt{}, kopts...),
+		kgo.WithHooks(newKafkaMetrics(reg)))
+
+	popts := []publisher.Option{publisher.WithLogger(log), publisher.WithRegisterer(reg)}
+	if cfg.RegistryURL != "" {
+		enc, err := registryEncoder(ctx, cfg.RegistryURL, pcfg.Topic+"-value")
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("schema registry %s: %w", redactURL(cfg.RegistryURL), err)
+		}
+		popts = append(popts, publisher.WithEncoder(enc))
+	}
+
+	log.Info("starting covacdc", append([]any{"version", buildVersion()}, cfg.describe()...)...)
+	pub, err := publisher.New(ctx, pcfg, popts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopped before the state was restored")
+			return nil
+		}
+		if fe := asFatal(err, pcfg.TransactionalID); fe != nil {
+			return fe
+		}
+		return fmt.Errorf("kafka: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := pub.Close(cctx); err != nil {
+			log.Warn("closing the publisher", "err", err)
+		}
+	}()
+
+	// A separate, hook-free client answers /readyz's "is Kafka reachable" so a
+	// probe never queues behind a transaction.
+	pinger, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	defer pinger.Close()
+	last := map[int64]time.Time{}
+	for _, cs := range pub.Companies() {
+		if cs.HasCursor && !cs.Cursor.ScanFinished.IsZero() {
+			last[cs.CompanyID] = cs.Cursor.ScanFinished
+		}
+	}
+	h.setRestored(pinger.Ping, last)
+	if hooks.started != nil {
+		hooks.started(pub)
+	}
+
+	p := &pipeline{cfg: cfg, log: log, client: client, pub: pub, m: m, health: h, endpointBase: endpointBase(cfg.Poller.BaseURL)}
+	return p.run(ctx)
+}
+
+// pipeline polls every company with one shared client and publisher.
+type pipeline struct {
+	cfg          runConfig
+	log          *slog.Logger
+	client       *poller.Client
+	pub          *publisher.Publisher
+	m            *cmdMetrics
+	health       *health
+	endpointBase string
+}
+
+// run starts one goroutine per company and waits for all of them. A fatal error
+// in any company stops the others.
+func (p *pipeline) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	go p.watchReady(ctx)
+
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed []string
+	)
+	for _, id := range p.cfg.CompanyIDs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := p.company(ctx, id)
+			if err == nil {
+				return
+			}
+			var fe *fatalError
+			if errors.As(err, &fe) {
+				cancel(err)
+				return
+			}
+			mu.Lock()
+			failed = append(failed, fmt.Sprintf("company %d: %v", id, err))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		p.log.Error("stopping", "err", cause)
+		return cause
+	}
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		return fmt.Errorf("%d of %d companies failed their scan: %s", len(failed), len(p.cfg.CompanyIDs), strings.Join(failed, "; "))
+	}
+	if ctx.Err() != nil {
+		p.log.Info("stopped on signal; open transaction aborted, committed work kept")
+	}
+	return nil
+}
+
+// company scans one company now and then on every tick of the poll interval.
+// It returns nil when ctx is done, a *fatalError when the process must stop, and
+// with --once the scan's error.
+func (p *pipeline) company(ctx context.Context, id int64) error {
+	ticker := time.NewTicker(p.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		err := p.scan(ctx, id)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if fe := asFatal(err, p.cfg.Publisher.TransactionalID); fe != nil {
+			return fe
+		}
+		if p.cfg.Once {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+// scan runs one scan of a company and commits it with its new cursor. On any
+// error the scan is abandoned: the cursor stays, and the next scan repeats it.
+func (p *pipeline) scan(ctx context.Context, id int64) error {
+	start := time.Now()
+	cur := p.pub.Cursor(id)
+	p.health.scanStarted(id)
+	log := p.log.With("company_id", id)
+
+	src := schema.Source{System: "cova", Endpoint: fmt.Sprintf("%s/v1/Companies(%d)/CustomerFull", p.endpointBase, id)}
+	var sc *publisher.Scan
+	// The scan is opened on its first batch so that the events carry the
+	// poller's scan id, which is also in the poller's logs.
+	open := func(scanID string) {
+		if sc == nil {
+			src.ScanID = scanID
+			sc = p.pub.BeginScan(id, scanID, src)
+		}
+	}
+	res, err := p.client.Scan(ctx, id, cur.Since, func(ctx context.Context, b poller.Batch) error {
+		open(b.ScanID)
+		return sc.Publish(ctx, b)
+	})
+	if err == nil {
+		open(res.ScanID)
+		err = sc.Complete(ctx, state.Cursor{
+			Since:               res.Next,
+			ScanStarted:         res.ServerStart,
+			ScanFinished:        time.Now().UTC(),
+			InitialLoadComplete: true,
+			Scans:               cur.Scans + 1,
+		})
+		if err != nil {
+			err = fmt.Errorf("commit: %w", err)
+		}
+	}
+	if err != nil && sc != nil {
+		sc.Abandon()
+	}
+	elapsed := time.Since(start)
+	if err != nil && ctx.Err() != nil {
+		// Stopped by a signal or by another company's fatal error: not a failed scan.
+		p.health.scanEnded(id, false)
+		log.Info("scan interrupted", "scan", src.ScanID, "duration", elapsed.Round(time.Millisecond).String())
+		return ctx.Err()
+	}
+	p.health.scanEnded(id, err == nil)
+	if err != nil {
+		p.m.scanDuration.WithLabelValues(companyLabel(id), "error").Observe(elapsed.Seconds())
+		log.Error("scan failed; the cursor stays and the next scan repeats it",
+			"scan", src.ScanID, "since", cur.Since, "duration", elapsed.Round(time.Millisecond).String(), "err", err)
+		return err
+	}
+	p.m.scanDuration.WithLabelValues(companyLabel(id), "ok").Observe(elapsed.Seconds())
+	log.Info("scan committed",
+		"scan", res.ScanID, "since", res.Since, "next", res.Next, "customers", res.Customers,
+		"invalid", res.Invalid, "requests", res.Requests, "rereads", res.Rereads,
+		"initial_load", !cur.InitialLoadComplete, "duration", elapsed.Round(time.Millisecond).String())
+	return nil
+}
+
+// watchReady keeps covacdc_ready current between /readyz probes.
+func (p *pipeline) watchReady(ctx context.Context) {
+	every := min(p.cfg.PollInterval, 5*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		ok, _ := p.health.check(ctx)
+		setReady(p.m, ok)
+		select {
+		case <-ctx.Done():
+			setReady(p.m, false)
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// endpointBase is the path of the Cova base URL ("/crm" for the default), which
+// prefixes the CustomerFull path recorded in each event's source.
+func endpointBase(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.Path, "/")
+}
+
+// registryEncoder registers the writer schema with a Schema Registry.
+func registryEncoder(ctx context.Context, rawURL, subject string) (*schema.Encoder, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	opts := []sr.ClientOpt{}
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		opts = append(opts, sr.BasicAuth(u.User.Username(), pass))
+		u.User = nil
+	}
+	opts = append(opts, sr.URLs(u.String()))
+	cl, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return schema.NewRegistryEncoder(rctx, cl, subject)
+}

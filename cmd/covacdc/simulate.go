@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/covacdc/covacdc/poller/covatest"
+)
+
+// simFlags are the simulator's knobs, shared by simulate and demo.
+type simFlags struct {
+	Customers int
+	Companies int
+	Trickle   float64
+	Seed      int64
+	Order     string
+}
+
+// trickle changes customers of every company at a steady rate until ctx is done:
+// mostly modifications (UPDATED events), and one new customer in five (CREATED).
+// perSecond is the total rate over all companies.
+func trickle(ctx context.Context, sim *covatest.Simulator, companies []int64, perSecond float64, seed int64) {
+	if perSecond <= 0 || len(companies) == 0 {
+		return
+	}
+	every := time.Duration(float64(time.Second) / perSecond)
+	if every < time.Millisecond {
+		every = time.Millisecond
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		id := companies[rng.IntN(len(companies))]
+		if rng.IntN(5) == 0 {
+			sim.Burst(id, 1, time.Now().UTC())
+		} else {
+			sim.Modify(id, 1)
+		}
+	}
+}
+
+func parseOrder(s string) (covatest.Order, error) {
+	switch strings.ToLower(s) {
+	case "guid", "":
+		return covatest.OrderGUID, nil
+	case "modified":
+		return covatest.OrderModified, nil
+	case "random":
+		return covatest.OrderRandom, nil
+	}
+	return 0, usagef("--order: must be guid, modified or random, got %q", s)
+}
+
+// simulateMain is covacdc simulate: the Cova API simulator on an address, for
+// trying covacdc run, scripts and fault tests without Cova credentials.
+func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		f        simFlags
+		addr     string
+		cfg      covatest.Config
+		hz       covatest.Hazards
+		tokenTTL time.Duration
+		logLevel string
+	)
+	c := newCommand("simulate", "Run the Cova CRM API simulator (OAuth2 token endpoint and CustomerFull) with generated customers, a trickle of changes and optional hazards.")
+	c.String(&addr, "addr", "127.0.0.1:8099", "Address to listen on.")
+	c.Int(&f.Customers, "customers", 5000, "Customers generated per company at start.")
+	c.Int(&f.Companies, "companies", 1, "Companies, with ids 1 to N.")
+	c.Duration(&tokenTTL, "token-ttl", 12*time.Hour, "expires_in of issued tokens.")
+	c.String(&f.Order, "order", "guid", "Row order of CustomerFull: guid (what Cova does), modified or random.")
+	c.Int64(&f.Seed, "seed", 1, "Seed of the generated data and random choices.")
+	c.String(&cfg.ClientID, "client-id", covatest.DefaultClientID, "OAuth2 client id the simulator accepts.")
+	c.String(&cfg.ClientSecret, "client-secret", covatest.DefaultClientSecret, "OAuth2 client secret the simulator accepts.")
+	c.String(&cfg.Username, "username", covatest.DefaultUsername, "Username the simulator accepts.")
+	c.String(&cfg.Password, "password", covatest.DefaultPassword, "Password the simulator accepts.")
+	c.Bool(&cfg.Gzip, "gzip", false, "Compress responses when the client accepts gzip.")
+	var trickleText string
+	c.String(&trickleText, "trickle", "2", "Customer changes per second over all companies (a fifth of them new customers); 0: none.")
+	c.Bool(&hz.IgnorePaging, "ignore-paging", false, "Hazard: serve the whole result whatever $top and $skip say.")
+	c.Int(&hz.ModifyPerPage, "modify-per-page", 0, "Hazard: modify this many customers between two pages of a scan.")
+	c.Int(&hz.InsertPerPage, "insert-per-page", 0, "Hazard: insert this many customers between two pages of a scan.")
+	c.Int(&hz.LateVisiblePerPage, "late-visible-per-page", 0, "Hazard: insert this many customers between pages whose LastModifiedDateUtc lies --late-by in the past.")
+	c.Duration(&hz.LateBy, "late-by", 30*time.Second, "How far in the past late-visible customers are dated.")
+	c.Int(&hz.Status429, "status-429", 0, "Hazard: answer the next N CustomerFull requests 429.")
+	c.String(&hz.RetryAfter, "retry-after", "", "Retry-After header of those 429s (seconds or an HTTP date; empty: none).")
+	c.String(&hz.RateLimitReset, "rate-limit-reset", "", "X-RateLimit-ResetSeconds header of those 429s (empty: none).")
+	c.Int(&hz.Status5xx, "status-5xx", 0, "Hazard: answer the next N CustomerFull requests with --code-5xx.")
+	c.Int(&hz.Code5xx, "code-5xx", 503, "Status of the 5xx hazard: 500, 502 or 503.")
+	c.Duration(&hz.Slow, "slow", 0, "Hazard: delay every CustomerFull response by this much.")
+	c.Int(&hz.TruncateNext, "truncate-next", 0, "Hazard: cut the body of the next N responses in the middle of the JSON array.")
+	c.Int(&hz.HTMLNext, "html-next", 0, "Hazard: answer the next N requests 200 with an HTML error page.")
+	c.Int(&hz.Reject401Next, "reject-401-next", 0, "Hazard: answer the next N CustomerFull requests 401 even with a valid token.")
+	c.String(&logLevel, "log-level", "info", "Log level: debug, info, warn or error.")
+	if err := parseFlags(c, args, stdout); err != nil {
+		return err
+	}
+	if f.Customers < 0 {
+		return usagef("--customers: must not be negative, got %d", f.Customers)
+	}
+	if f.Companies < 1 || f.Companies > 10000 {
+		return usagef("--companies: must be between 1 and 10000, got %d", f.Companies)
+	}
+	rate, err := parseRate(trickleText)
+	if err != nil {
+		return err
+	}
+	f.Trickle = rate
+	if hz.Code5xx != 500 && hz.Code5xx != 502 && hz.Code5xx != 503 {
+		return usagef("--code-5xx: must be 500, 502 or 503, got %d", hz.Code5xx)
+	}
+	order, err := parseOrder(f.Order)
+	if err != nil {
+		return err
+	}
+	if _, err := parseLevel(logLevel); err != nil {
+		return err
+	}
+	log := newLogger(stderr, "text", logLevel)
+	cfg.Seed, cfg.Order, cfg.TokenTTL = f.Seed, order, tokenTTL
+
+	sim := covatest.New(cfg)
+	sim.SetHazards(hz)
+	ids := companyRange(f.Companies)
+	for _, id := range ids {
+		sim.Generate(id, f.Customers)
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usagef("--addr: %v", err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "Cova simulator: %d companies (ids %s) with %d customers each, %.3g changes/s\n", f.Companies, idsText(ids), f.Customers, f.Trickle)
+	fmt.Fprintf(stdout, "  --cova-base-url %s/crm --cova-token-url %s/v1/oauth2/token\n", base, base)
+	fmt.Fprintf(stdout, "  --cova-client-id %s --cova-client-secret %s --cova-username %s --cova-password %s\n", cfg.ClientID, cfg.ClientSecret, cfg.Username, cfg.Password)
+
+	var wg sync.WaitGroup
+	tctx, stop := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		trickle(tctx, sim, ids, f.Trickle, f.Seed)
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	stop()
+	wg.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	st := sim.Stats()
+	log.Info("simulator stopped", "token_requests", st.TokenRequests, "customerfull_requests", st.CustomerFullRequests, "rows_served", st.RowsServed)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func parseRate(s string) (float64, error) {
+	var r float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(s), "%g", &r); err != nil || r < 0 || r > 100000 {
+		return 0, usagef("--trickle: must be a number of changes per second between 0 and 100000, got %q", s)
+	}
+	return r, nil
+}
+
+func companyRange(n int) []int64 {
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = int64(i + 1)
+	}
+	return ids
+}
+
+func idsText(ids []int64) string {
+	if len(ids) == 1 {
+		return fmt.Sprint(ids[0])
+	}
+	return fmt.Sprintf("%d-%d", ids[0], ids[len(ids)-1])
+}
+
