@@ -429,4 +429,3 @@ func (c runConfig) describe() []any {
 		"schema_registry", redactURL(c.RegistryURL),
 	}
 }
-

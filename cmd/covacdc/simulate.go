@@ -197,4 +197,3 @@ func idsText(ids []int64) string {
 	}
 	return fmt.Sprintf("%d-%d", ids[0], ids[len(ids)-1])
 }
-
