@@ -1,0 +1,300 @@
+package poller
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Scan reads every customer of the company modified at or after since and hands
+// them to fn in batches, in order; fn returning an error stops the scan with it.
+// Scan returns only when the whole result has been handed on, or with an error
+// (the scan is then incomplete and its cursor must not move). ErrCredentials and
+// a cancelled ctx are returned as they are.
+//
+// No gaps: each page overlaps the previous one by PageOverlap rows (more once a
+// shift was seen). A page is joined only when it holds an anchor: a row handed on
+// earlier in this scan with the same Id and Version. An unmodified row keeps its
+// place among unmodified rows under any stable order, so the rows before the
+// anchor were already handed on and nothing between the pages was skipped. A
+// page without an anchor is read again further back (skip 0 is always safe).
+// Rows that appear during the scan may be missed; the next scan catches them
+// because ScanResult.Next comes from the server's clock at the start of this one.
+//
+// fn is called from the goroutine that called Scan, one batch at a time; a batch
+// holds at most PageSize elements and fn may keep it. Memory: Scan remembers the
+// Id and Version of every customer handed on from paged responses (about 40
+// bytes each); an unpaged response streams in the memory of one page.
+func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn func(context.Context, Batch) error) (ScanResult, error) {
+	s := &scan{
+		c:          c,
+		companyID:  companyID,
+		since:      since.UTC(),
+		fn:         fn,
+		handed:     make(map[[16]byte]int64),
+		invalid:    make(map[string]struct{}),
+		localStart: c.now(),
+	}
+	s.res = ScanResult{CompanyID: companyID, ScanID: newScanID(), Since: s.since}
+	start := time.Now()
+	err := s.run(ctx)
+
+	s.mu.Lock()
+	s.res.Requests = s.requests
+	s.res.ServerStart = s.serverStart
+	s.mu.Unlock()
+	if s.res.ServerStart.IsZero() {
+		s.res.ServerStart = s.localStart.UTC()
+	}
+	s.res.Next = s.res.ServerStart.Add(-c.cfg.Lookback)
+	if s.res.Next.Before(s.since) {
+		s.res.Next = s.since
+	}
+	log := c.log.With("company_id", companyID, "scan", s.res.ScanID)
+	if s.unknownFields > 0 {
+		log.Info("cova sent fields this version does not know; they were ignored", "unknown_fields", s.unknownFields)
+	}
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return s.res, ctx.Err()
+		}
+		log.Warn("scan failed", "err", err, "requests", s.res.Requests, "customers", s.res.Customers)
+		if errors.Is(err, ErrCredentials) {
+			return s.res, err
+		}
+		return s.res, fmt.Errorf("company %d: %w", companyID, err)
+	}
+	log.Info("scan done", "since", s.since, "customers", s.res.Customers, "invalid", s.res.Invalid,
+		"requests", s.res.Requests, "rereads", s.res.Rereads, "duration", time.Since(start))
+	return s.res, nil
+}
+
+// scan is the state of one Scan.
+type scan struct {
+	c          *Client
+	companyID  int64
+	since      time.Time
+	fn         func(context.Context, Batch) error
+	res        ScanResult
+	localStart time.Time
+
+	handed        map[[16]byte]int64  // highest Version handed on, by Id
+	invalid       map[string]struct{} // raw JSON of record errors handed on
+	unknownFields int
+
+	mu          sync.Mutex // guards what fetching goroutines update
+	requests    int
+	serverStart time.Time
+}
+
+func newScanID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// onAttempt counts a request and keeps the earliest Date header the server sent:
+// the server's clock when the scan began.
+func (s *scan) onAttempt(date time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests++
+	if !date.IsZero() && (s.serverStart.IsZero() || date.Before(s.serverStart)) {
+		s.serverStart = date.UTC()
+	}
+}
+
+// pending is a page being fetched.
+type pending struct {
+	skip   int
+	cancel context.CancelFunc
+	done   chan struct{}
+	page   *page
+}
+
+// run pages through the result. Pages are fetched up to FetchAhead at a time but
+// joined strictly in order.
+func (s *scan) run(ctx context.Context) error {
+	cfg := s.c.cfg
+	n := cfg.PageSize
+	overlap := cfg.PageOverlap
+	maxOverlap := max(overlap, n/2)
+
+	var queue []*pending
+	var wg sync.WaitGroup
+	start := func(skip int) {
+		pctx, cancel := context.WithCancel(ctx)
+		p := &pending{skip: skip, cancel: cancel, done: make(chan struct{})}
+		queue = append(queue, p)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(p.done)
+			p.page = s.fetchPage(pctx, skip)
+		}()
+	}
+	// drop cancels every page in flight and waits for its goroutine.
+	drop := func() {
+		for _, p := range queue {
+			p.cancel()
+		}
+		for _, p := range queue {
+			<-p.done
+			p.page.close()
+		}
+		queue = queue[:0]
+	}
+	defer func() { drop(); wg.Wait() }()
+
+	skip := 0
+	window := 1 // only one request until the first page proves there is more
+	lastEnd := 0
+	fails := 0
+	forward := 0
+	for {
+		for len(queue) < window {
+			next := skip
+			if len(queue) > 0 {
+				next = queue[len(queue)-1].skip + n - overlap
+			}
+			start(next)
+		}
+		head := queue[0]
+		select {
+		case <-head.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p := head.page
+		if p.err != nil {
+			return fmt.Errorf("skip %d: %w", p.skip, p.err)
+		}
+		if p.rest != nil {
+			// Paging ignored: this response is the whole result.
+			queue = queue[1:]
+			head.cancel()
+			drop()
+			defer p.close()
+			return s.streamAll(ctx, p)
+		}
+		if p.skip > 0 && !s.anchored(p.elems) {
+			// Rows before this page vanished (moved or reordered) by more than the
+			// overlap: read again further back with a wider overlap.
+			s.res.Rereads++
+			if s.res.Rereads > 16+2*forward {
+				return fmt.Errorf("%w: %d re-reads after %d pages", ErrUnstable, s.res.Rereads, forward)
+			}
+			fails++
+			back := overlap << fails
+			skip = max(0, lastEnd-back)
+			s.c.log.Debug("page does not join the previous one, reading again", "company_id", s.companyID, "skip", p.skip, "new_skip", skip)
+			drop()
+			continue
+		}
+		if fails > 0 {
+			overlap = min(maxOverlap, max(overlap, overlap<<fails))
+			fails = 0
+		}
+		if err := s.handOn(ctx, p.elems, true); err != nil {
+			return err
+		}
+		forward++
+		queue = queue[1:]
+		head.cancel()
+		if len(p.elems) < n {
+			return nil // a short page ends the scan
+		}
+		lastEnd = p.skip + n
+		skip = lastEnd - overlap
+		if len(queue) > 0 && queue[0].skip != skip {
+			drop() // the overlap grew: pages fetched ahead are at the wrong place
+		}
+		window = cfg.FetchAhead
+	}
+}
+
+// anchored reports whether the page holds a row handed on earlier in this scan,
+// unchanged.
+func (s *scan) anchored(elems []elem) bool {
+	for i := range elems {
+		if elems[i].rerr != nil {
+			continue
+		}
+		if v, ok := s.handed[elems[i].c.IdBytes]; ok && v == elems[i].c.Version {
+			return true
+		}
+	}
+	return false
+}
+
+// handOn passes the elements not handed on yet to fn, in batches of at most
+// PageSize. With remember false (an unpaged response, which is the whole result
+// and needs no anchors) nothing is added to the memory of the scan, so that
+// memory stays bounded whatever the response's length.
+func (s *scan) handOn(ctx context.Context, elems []elem, remember bool) error {
+	b := Batch{CompanyID: s.companyID, ScanID: s.res.ScanID}
+	for i := range elems {
+		e := &elems[i]
+		if e.rerr != nil {
+			key := string(e.rerr.Raw)
+			if _, dup := s.invalid[key]; dup {
+				continue
+			}
+			if remember {
+				s.invalid[key] = struct{}{}
+			}
+			e.rerr.CompanyID = s.companyID
+			b.Invalid = append(b.Invalid, *e.rerr)
+			continue
+		}
+		if v, ok := s.handed[e.c.IdBytes]; ok && e.c.Version <= v {
+			continue
+		}
+		if remember {
+			s.handed[e.c.IdBytes] = e.c.Version
+		}
+		s.unknownFields += e.c.UnknownFields
+		b.Customers = append(b.Customers, e.c)
+	}
+	if len(b.Customers)+len(b.Invalid) == 0 {
+		return nil
+	}
+	s.res.Customers += len(b.Customers)
+	s.res.Invalid += len(b.Invalid)
+	s.c.metrics.fetched.WithLabelValues(companyLabel(s.companyID)).Add(float64(len(b.Customers)))
+	return s.fn(ctx, b)
+}
+
+// streamAll hands on an unpaged response: what fetchPage decoded, then the rest
+// as it arrives, PageSize elements at a time.
+func (s *scan) streamAll(ctx context.Context, p *page) error {
+	n := s.c.cfg.PageSize
+	if err := s.handOn(ctx, p.elems, false); err != nil {
+		return err
+	}
+	buf := make([]elem, 0, n)
+	for {
+		raw, err := p.rest.next()
+		if errors.Is(err, io.EOF) {
+			return s.handOn(ctx, buf, false)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("unpaged response: %w", err)
+		}
+		buf = append(buf, decodeElem(raw))
+		if len(buf) == n {
+			if err := s.handOn(ctx, buf, false); err != nil {
+				return err
+			}
+			buf = make([]elem, 0, n) // fn may keep the batch's customers
+		}
+	}
+}
