@@ -85,3 +85,23 @@ func parseFlags(c *command, args []string, stdout io.Writer) error {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
+
+// commandByName returns a fresh flag set of a subcommand, for help and the
+// README's configuration reference.
+func commandByName(name string) *command {
+	switch name {
+	case "run":
+		return runCommand(&runFlags{})
+	case "demo":
+		return demoCommand(&demoFlags{})
+	case "tail":
+		return tailCommand(&tailFlags{})
+	case "state":
+		return stateCommand(&stateFlags{})
+	case "schema":
+		return schemaCommand()
+	case "simulate":
+		return simulateCommand(&simulateFlags{})
+	}
+	return nil
+}

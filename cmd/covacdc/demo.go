@@ -31,29 +31,36 @@ func defaultDemoDir() string {
 	return "covacdc-demo-data"
 }
 
+type demoFlags struct {
+	Sim          simFlags
+	DataDir      string
+	PollInterval time.Duration
+	MetricsAddr  string
+	LogLevel     string
+	Trickle      string
+}
+
+func demoCommand(f *demoFlags) *command {
+	c := newCommand("demo", "Zero setup: an embedded Kafka persisted under --data-dir (a second run resumes), the Cova simulator with generated customers and a trickle of changes, and the pipeline; prints each committed event. Ctrl-C stops it.")
+	c.String(&f.DataDir, "data-dir", defaultDemoDir(), "Directory of the embedded Kafka's data; delete it to start over.")
+	c.Int(&f.Sim.Customers, "customers", 3000, "Customers generated per company.")
+	c.Int(&f.Sim.Companies, "companies", 2, "Companies, with ids 1 to N.")
+	c.String(&f.Trickle, "trickle", "2", "Customer changes per second over all companies; 0: none.")
+	c.Int64(&f.Sim.Seed, "seed", 1, "Seed of the generated customers.")
+	c.Duration(&f.PollInterval, "poll-interval", 2*time.Second, "Time between the starts of two scans of a company.")
+	c.String(&f.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "Address for /metrics, /healthz and /readyz (a free port is taken if busy).")
+	c.String(&f.LogLevel, "log-level", "warn", "Log level of the pipeline's logs on stderr: debug, info, warn or error.")
+	return c
+}
+
 // demoMain is covacdc demo: embedded Kafka, the simulator and the pipeline,
 // printing each committed event as a reader with read_committed sees it.
 func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var (
-		f            simFlags
-		dataDir      string
-		pollInterval time.Duration
-		metricsAddr  string
-		logLevel     string
-		trickleText  string
-	)
-	c := newCommand("demo", "Zero setup: an embedded Kafka persisted under --data-dir (a second run resumes), the Cova simulator with generated customers and a trickle of changes, and the pipeline; prints each committed event. Ctrl-C stops it.")
-	c.String(&dataDir, "data-dir", defaultDemoDir(), "Directory of the embedded Kafka's data; delete it to start over.")
-	c.Int(&f.Customers, "customers", 3000, "Customers generated per company.")
-	c.Int(&f.Companies, "companies", 2, "Companies, with ids 1 to N.")
-	c.String(&trickleText, "trickle", "2", "Customer changes per second over all companies; 0: none.")
-	c.Int64(&f.Seed, "seed", 1, "Seed of the generated customers.")
-	c.Duration(&pollInterval, "poll-interval", 2*time.Second, "Time between the starts of two scans of a company.")
-	c.String(&metricsAddr, "metrics-addr", "127.0.0.1:9464", "Address for /metrics, /healthz and /readyz (a free port is taken if busy).")
-	c.String(&logLevel, "log-level", "warn", "Log level of the pipeline's logs on stderr: debug, info, warn or error.")
-	if err := parseFlags(c, args, stdout); err != nil {
+	var df demoFlags
+	if err := parseFlags(demoCommand(&df), args, stdout); err != nil {
 		return err
 	}
+	f, dataDir, pollInterval, metricsAddr, logLevel, trickleText := df.Sim, df.DataDir, df.PollInterval, df.MetricsAddr, df.LogLevel, df.Trickle
 	if f.Customers < 0 {
 		return usagef("--customers: must not be negative, got %d", f.Customers)
 	}

@@ -9,10 +9,13 @@ import (
 	"github.com/covacdc/covacdc/schema"
 )
 
+func schemaCommand() *command {
+	return newCommand("schema", "Print the CustomerChanged Avro writer schema (.avsc) this build writes.")
+}
+
 // schemaMain is covacdc schema: the writer schema, for consumers' code generators.
 func schemaMain(_ context.Context, args []string, stdout, _ io.Writer) error {
-	c := newCommand("schema", "Print the CustomerChanged Avro writer schema (.avsc) this build writes.")
-	if err := parseFlags(c, args, stdout); err != nil {
+	if err := parseFlags(schemaCommand(), args, stdout); err != nil {
 		return err
 	}
 	s := schema.WriterSchema()

@@ -65,49 +65,56 @@ func parseOrder(s string) (covatest.Order, error) {
 	return 0, usagef("--order: must be guid, modified or random, got %q", s)
 }
 
+type simulateFlags struct {
+	Sim      simFlags
+	Addr     string
+	Config   covatest.Config
+	Hazards  covatest.Hazards
+	TokenTTL time.Duration
+	LogLevel string
+	Trickle  string
+}
+
+func simulateCommand(f *simulateFlags) *command {
+	c := newCommand("simulate", "Run the Cova CRM API simulator (OAuth2 token endpoint and CustomerFull) with generated customers, a trickle of changes and optional hazards.")
+	c.String(&f.Addr, "addr", "127.0.0.1:8099", "Address to listen on.")
+	c.Int(&f.Sim.Customers, "customers", 5000, "Customers generated per company at start.")
+	c.Int(&f.Sim.Companies, "companies", 1, "Companies, with ids 1 to N.")
+	c.Duration(&f.TokenTTL, "token-ttl", 12*time.Hour, "expires_in of issued tokens.")
+	c.String(&f.Sim.Order, "order", "guid", "Row order of CustomerFull: guid (what Cova does), modified or random.")
+	c.Int64(&f.Sim.Seed, "seed", 1, "Seed of the generated data and random choices.")
+	c.String(&f.Config.ClientID, "client-id", covatest.DefaultClientID, "OAuth2 client id the simulator accepts.")
+	c.String(&f.Config.ClientSecret, "client-secret", covatest.DefaultClientSecret, "OAuth2 client secret the simulator accepts.")
+	c.String(&f.Config.Username, "username", covatest.DefaultUsername, "Username the simulator accepts.")
+	c.String(&f.Config.Password, "password", covatest.DefaultPassword, "Password the simulator accepts.")
+	c.Bool(&f.Config.Gzip, "gzip", false, "Compress responses when the client accepts gzip.")
+	c.String(&f.Trickle, "trickle", "2", "Customer changes per second over all companies (a fifth of them new customers); 0: none.")
+	c.Bool(&f.Hazards.IgnorePaging, "ignore-paging", false, "Hazard: serve the whole result whatever $top and $skip say.")
+	c.Int(&f.Hazards.ModifyPerPage, "modify-per-page", 0, "Hazard: modify this many customers between two pages of a scan.")
+	c.Int(&f.Hazards.InsertPerPage, "insert-per-page", 0, "Hazard: insert this many customers between two pages of a scan.")
+	c.Int(&f.Hazards.LateVisiblePerPage, "late-visible-per-page", 0, "Hazard: insert this many customers between pages whose LastModifiedDateUtc lies --late-by in the past.")
+	c.Duration(&f.Hazards.LateBy, "late-by", 30*time.Second, "How far in the past late-visible customers are dated.")
+	c.Int(&f.Hazards.Status429, "status-429", 0, "Hazard: answer the next N CustomerFull requests 429.")
+	c.String(&f.Hazards.RetryAfter, "retry-after", "", "Retry-After header of those 429s (seconds or an HTTP date; empty: none).")
+	c.String(&f.Hazards.RateLimitReset, "rate-limit-reset", "", "X-RateLimit-ResetSeconds header of those 429s (empty: none).")
+	c.Int(&f.Hazards.Status5xx, "status-5xx", 0, "Hazard: answer the next N CustomerFull requests with --code-5xx.")
+	c.Int(&f.Hazards.Code5xx, "code-5xx", 503, "Status of the 5xx hazard: 500, 502 or 503.")
+	c.Duration(&f.Hazards.Slow, "slow", 0, "Hazard: delay every CustomerFull response by this much.")
+	c.Int(&f.Hazards.TruncateNext, "truncate-next", 0, "Hazard: cut the body of the next N responses in the middle of the JSON array.")
+	c.Int(&f.Hazards.HTMLNext, "html-next", 0, "Hazard: answer the next N requests 200 with an HTML error page.")
+	c.Int(&f.Hazards.Reject401Next, "reject-401-next", 0, "Hazard: answer the next N CustomerFull requests 401 even with a valid token.")
+	c.String(&f.LogLevel, "log-level", "info", "Log level: debug, info, warn or error.")
+	return c
+}
+
 // simulateMain is covacdc simulate: the Cova API simulator on an address, for
 // trying covacdc run, scripts and fault tests without Cova credentials.
 func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var (
-		f        simFlags
-		addr     string
-		cfg      covatest.Config
-		hz       covatest.Hazards
-		tokenTTL time.Duration
-		logLevel string
-	)
-	c := newCommand("simulate", "Run the Cova CRM API simulator (OAuth2 token endpoint and CustomerFull) with generated customers, a trickle of changes and optional hazards.")
-	c.String(&addr, "addr", "127.0.0.1:8099", "Address to listen on.")
-	c.Int(&f.Customers, "customers", 5000, "Customers generated per company at start.")
-	c.Int(&f.Companies, "companies", 1, "Companies, with ids 1 to N.")
-	c.Duration(&tokenTTL, "token-ttl", 12*time.Hour, "expires_in of issued tokens.")
-	c.String(&f.Order, "order", "guid", "Row order of CustomerFull: guid (what Cova does), modified or random.")
-	c.Int64(&f.Seed, "seed", 1, "Seed of the generated data and random choices.")
-	c.String(&cfg.ClientID, "client-id", covatest.DefaultClientID, "OAuth2 client id the simulator accepts.")
-	c.String(&cfg.ClientSecret, "client-secret", covatest.DefaultClientSecret, "OAuth2 client secret the simulator accepts.")
-	c.String(&cfg.Username, "username", covatest.DefaultUsername, "Username the simulator accepts.")
-	c.String(&cfg.Password, "password", covatest.DefaultPassword, "Password the simulator accepts.")
-	c.Bool(&cfg.Gzip, "gzip", false, "Compress responses when the client accepts gzip.")
-	var trickleText string
-	c.String(&trickleText, "trickle", "2", "Customer changes per second over all companies (a fifth of them new customers); 0: none.")
-	c.Bool(&hz.IgnorePaging, "ignore-paging", false, "Hazard: serve the whole result whatever $top and $skip say.")
-	c.Int(&hz.ModifyPerPage, "modify-per-page", 0, "Hazard: modify this many customers between two pages of a scan.")
-	c.Int(&hz.InsertPerPage, "insert-per-page", 0, "Hazard: insert this many customers between two pages of a scan.")
-	c.Int(&hz.LateVisiblePerPage, "late-visible-per-page", 0, "Hazard: insert this many customers between pages whose LastModifiedDateUtc lies --late-by in the past.")
-	c.Duration(&hz.LateBy, "late-by", 30*time.Second, "How far in the past late-visible customers are dated.")
-	c.Int(&hz.Status429, "status-429", 0, "Hazard: answer the next N CustomerFull requests 429.")
-	c.String(&hz.RetryAfter, "retry-after", "", "Retry-After header of those 429s (seconds or an HTTP date; empty: none).")
-	c.String(&hz.RateLimitReset, "rate-limit-reset", "", "X-RateLimit-ResetSeconds header of those 429s (empty: none).")
-	c.Int(&hz.Status5xx, "status-5xx", 0, "Hazard: answer the next N CustomerFull requests with --code-5xx.")
-	c.Int(&hz.Code5xx, "code-5xx", 503, "Status of the 5xx hazard: 500, 502 or 503.")
-	c.Duration(&hz.Slow, "slow", 0, "Hazard: delay every CustomerFull response by this much.")
-	c.Int(&hz.TruncateNext, "truncate-next", 0, "Hazard: cut the body of the next N responses in the middle of the JSON array.")
-	c.Int(&hz.HTMLNext, "html-next", 0, "Hazard: answer the next N requests 200 with an HTML error page.")
-	c.Int(&hz.Reject401Next, "reject-401-next", 0, "Hazard: answer the next N CustomerFull requests 401 even with a valid token.")
-	c.String(&logLevel, "log-level", "info", "Log level: debug, info, warn or error.")
-	if err := parseFlags(c, args, stdout); err != nil {
+	var sf simulateFlags
+	if err := parseFlags(simulateCommand(&sf), args, stdout); err != nil {
 		return err
 	}
+	f, addr, cfg, hz, tokenTTL, logLevel, trickleText := sf.Sim, sf.Addr, sf.Config, sf.Hazards, sf.TokenTTL, sf.LogLevel, sf.Trickle
 	if f.Customers < 0 {
 		return usagef("--customers: must not be negative, got %d", f.Customers)
 	}

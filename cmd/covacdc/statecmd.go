@@ -11,20 +11,27 @@ import (
 	"github.com/covacdc/covacdc/state"
 )
 
+type stateFlags struct {
+	Kafka kafkaFlags
+	Topic string
+	JSON  bool
+}
+
+func stateCommand(f *stateFlags) *command {
+	c := newCommand("state", "Print each company's cursor, initial-load status and tracked-customer count from the state topic (read_committed; writes nothing).")
+	f.Kafka.register(c)
+	c.String(&f.Topic, "state-topic", defaultStateTopic, "Compacted Kafka topic of cursors and published versions.")
+	c.Bool(&f.JSON, "json", false, "Print JSON instead of a table.")
+	return c
+}
+
 // stateMain is covacdc state: each company's cursor, read from the state topic.
 func stateMain(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	var (
-		k      kafkaFlags
-		topic  string
-		asJSON bool
-	)
-	c := newCommand("state", "Print each company's cursor, initial-load status and tracked-customer count from the state topic (read_committed; writes nothing).")
-	k.register(c)
-	c.String(&topic, "state-topic", defaultStateTopic, "Compacted Kafka topic of cursors and published versions.")
-	c.Bool(&asJSON, "json", false, "Print JSON instead of a table.")
-	if err := parseFlags(c, args, stdout); err != nil {
+	var f stateFlags
+	if err := parseFlags(stateCommand(&f), args, stdout); err != nil {
 		return err
 	}
+	k, topic, asJSON := f.Kafka, f.Topic, f.JSON
 	opts, err := k.opts()
 	if err != nil {
 		return err

@@ -12,24 +12,31 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 )
 
+type tailFlags struct {
+	Kafka    kafkaFlags
+	Topic    string
+	From     string
+	Follow   bool
+	Registry string
+}
+
+func tailCommand(f *tailFlags) *command {
+	c := newCommand("tail", "Print the events of the topic, decoded, one JSON line each, read with read_committed (only committed transactions).")
+	f.Kafka.register(c)
+	c.String(&f.Topic, "topic", defaultTopic, "Kafka topic of CustomerChanged events.")
+	c.String(&f.From, "from", "beginning", "Where to start: beginning, end, or an RFC 3339 time (the first event at or after it).")
+	c.Bool(&f.Follow, "follow", false, "Keep reading new events until interrupted.")
+	c.String(&f.Registry, "schema-registry-url", "", "Confluent Schema Registry URL, needed to read events written with one.")
+	return c
+}
+
 // tailMain is covacdc tail: the events as a downstream consumer sees them.
 func tailMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var (
-		k        kafkaFlags
-		topic    string
-		from     string
-		follow   bool
-		registry string
-	)
-	c := newCommand("tail", "Print the events of the topic, decoded, one JSON line each, read with read_committed (only committed transactions).")
-	k.register(c)
-	c.String(&topic, "topic", defaultTopic, "Kafka topic of CustomerChanged events.")
-	c.String(&from, "from", "beginning", "Where to start: beginning, end, or an RFC 3339 time (the first event at or after it).")
-	c.Bool(&follow, "follow", false, "Keep reading new events until interrupted.")
-	c.String(&registry, "schema-registry-url", "", "Confluent Schema Registry URL, needed to read events written with one.")
-	if err := parseFlags(c, args, stdout); err != nil {
+	var f tailFlags
+	if err := parseFlags(tailCommand(&f), args, stdout); err != nil {
 		return err
 	}
+	k, topic, from, follow, registry := f.Kafka, f.Topic, f.From, f.Follow, f.Registry
 	opts, err := k.opts()
 	if err != nil {
 		return err
