@@ -3,6 +3,7 @@
 # background, for integration tests. It fetches the pinned broker jars with Maven on first use,
 # formats storage once (a restart keeps the data), waits until the broker answers Admin requests,
 # and prints the bootstrap address on stdout. Settings: see env.sh. Stop it with stop.sh.
+# `start.sh --fetch-only` only fetches the jars (CI does that first, to fail early).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -95,6 +96,11 @@ wait_ready() {
 }
 
 main() {
+	if [[ ${1:-} == --fetch-only ]]; then
+		fetch
+		kafka_local_say "Apache Kafka $COVACDC_KAFKA_VERSION jars in $KAFKA_LOCAL_LIBS"
+		return 0
+	fi
 	if kafka_local_running; then
 		kafka_local_say "already running (pid $(cat "$KAFKA_LOCAL_PID"))"
 		echo "$KAFKA_LOCAL_BOOTSTRAP"
