@@ -9,10 +9,7 @@ package state
 // Implement it (split into files as you like); add what you need, rename nothing.
 
 import (
-	"context"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Cursor is where a company's next scan starts and what a resume needs.
@@ -43,10 +40,4 @@ type TopicConfig struct {
 	Partitions        int32  // Default 1.
 	ReplicationFactor int16  // Default -1 (the broker's default).
 	MinInsyncReplicas int    // Default 0 (the broker's default).
-}
-
-// Summary reads the whole state topic with read_committed (opts reach the cluster)
-// and returns each company's state, ordered by company id. It writes nothing.
-func Summary(ctx context.Context, topic string, opts ...kgo.Opt) ([]CompanyState, error) {
-	panic("unimplemented")
 }

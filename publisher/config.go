@@ -1,0 +1,137 @@
+package publisher
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/covacdc/covacdc/state"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Config says where and how to publish. Zero fields take their defaults.
+type Config struct {
+	KafkaOpts       []kgo.Opt // seed brokers, TLS, SASL: how to reach the cluster. Required.
+	Topic           string    // events topic. Default "covacdc.customers".
+	DLQTopic        string    // dead-letter topic. Default "covacdc.dlq".
+	TransactionalID string    // Default "covacdc".
+	// MaxEventsPerTransaction bounds a transaction (events and dead letters). Default 2000.
+	MaxEventsPerTransaction int
+	TopicPartitions         int32 // events and dead-letter topics when created. Default 6.
+	TopicReplicationFactor  int16 // Default -1 (broker default).
+	State                   state.TopicConfig
+	// StartFrom is the cursor of a company with no state. Zero: the beginning (a full initial load).
+	StartFrom time.Time
+	// MaxTransactionAge is how long a transaction may stay open while no scan
+	// completes (the source is slow, a scan was abandoned) before it is committed
+	// anyway: an open transaction holds back every read_committed consumer.
+	// Default 5s.
+	MaxTransactionAge time.Duration
+	// EndTimeout bounds flushing and ending one transaction, and Close. Default 30s.
+	EndTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults, without KafkaOpts.
+func DefaultConfig() Config {
+	return Config{
+		Topic:                   "covacdc.customers",
+		DLQTopic:                "covacdc.dlq",
+		TransactionalID:         "covacdc",
+		MaxEventsPerTransaction: 2000,
+		TopicPartitions:         6,
+		TopicReplicationFactor:  -1,
+		State:                   state.DefaultTopicConfig(),
+		MaxTransactionAge:       5 * time.Second,
+		EndTimeout:              30 * time.Second,
+	}
+}
+
+// withDefaults returns c with its zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Topic == "" {
+		c.Topic = d.Topic
+	}
+	if c.DLQTopic == "" {
+		c.DLQTopic = d.DLQTopic
+	}
+	if c.TransactionalID == "" {
+		c.TransactionalID = d.TransactionalID
+	}
+	if c.MaxEventsPerTransaction == 0 {
+		c.MaxEventsPerTransaction = d.MaxEventsPerTransaction
+	}
+	if c.TopicPartitions == 0 {
+		c.TopicPartitions = d.TopicPartitions
+	}
+	if c.TopicReplicationFactor == 0 {
+		c.TopicReplicationFactor = d.TopicReplicationFactor
+	}
+	if c.MaxTransactionAge == 0 {
+		c.MaxTransactionAge = d.MaxTransactionAge
+	}
+	if c.EndTimeout == 0 {
+		c.EndTimeout = d.EndTimeout
+	}
+	c.State = c.State.WithDefaults()
+	return c
+}
+
+// Validate returns one clear error for the first bad field (zero fields count as
+// their defaults).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case len(c.KafkaOpts) == 0:
+		return errors.New("kafka brokers: required")
+	case c.MaxEventsPerTransaction < 1:
+		return fmt.Errorf("max events per transaction: must be at least 1, got %d", c.MaxEventsPerTransaction)
+	case c.TopicPartitions < 1:
+		return fmt.Errorf("topic partitions: must be at least 1, got %d", c.TopicPartitions)
+	case c.TopicReplicationFactor < -1:
+		return fmt.Errorf("topic replication factor: must be -1 (broker default) or at least 1, got %d", c.TopicReplicationFactor)
+	case c.Topic == c.DLQTopic || c.Topic == c.State.Topic || c.DLQTopic == c.State.Topic:
+		return fmt.Errorf("topics: events %q, dead letters %q and state %q must be three different topics", c.Topic, c.DLQTopic, c.State.Topic)
+	case c.MaxTransactionAge < 0:
+		return fmt.Errorf("max transaction age: must not be negative, got %s", c.MaxTransactionAge)
+	case c.EndTimeout < 0:
+		return fmt.Errorf("end timeout: must not be negative, got %s", c.EndTimeout)
+	}
+	return c.State.Validate()
+}
+
+// kgoOpts is every option of the producer client.
+func (c Config) kgoOpts() []kgo.Opt {
+	return append(slices.Clone(c.KafkaOpts),
+		kgo.TransactionalID(c.TransactionalID),
+		// A broker aborts a transaction open longer than this; MaxTransactionAge
+		// keeps ours far shorter.
+		kgo.TransactionTimeout(max(time.Minute, 4*c.MaxTransactionAge)),
+		kgo.RecordPartitioner(partitioner{state: c.State.Topic}),
+		kgo.MaxBufferedRecords(max(10000, 4*c.MaxEventsPerTransaction+64)),
+	)
+}
+
+// partitioner keys every topic as franz-go does by default (murmur2 of the key,
+// as the Java client), except the startup markers of the state topic, which name
+// their partition themselves: one per partition.
+type partitioner struct{ state string }
+
+func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if topic != p.state {
+		return kgo.UniformBytesPartitioner(64<<10, true, true, nil).ForTopic(topic)
+	}
+	return markerPartitioner{kgo.StickyKeyPartitioner(nil).ForTopic(topic)}
+}
+
+type markerPartitioner struct{ keyed kgo.TopicPartitioner }
+
+func (m markerPartitioner) RequiresConsistency(*kgo.Record) bool { return true }
+
+func (m markerPartitioner) Partition(r *kgo.Record, n int) int {
+	if state.IsMarker(r.Key) {
+		return int(r.Partition)
+	}
+	return m.keyed.Partition(r, n)
+}

@@ -1,0 +1,32 @@
+package publisher
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// ErrFenced means another instance started with the same transactional id and took
+// over; this one must stop.
+var ErrFenced = errors.New("publisher: fenced: another instance with the same transactional id took over")
+
+// ErrScanAborted means a transaction holding some of a scan's events aborted: the
+// scan cannot complete and its cursor did not move. Scan the company again from
+// its cursor; what was committed is not published twice.
+var ErrScanAborted = errors.New("publisher: a transaction holding this scan's events aborted")
+
+// ErrClosed means the publisher was closed.
+var ErrClosed = errors.New("publisher: closed")
+
+// isFenced reports whether err says a newer producer with our transactional id
+// exists: these errors are fatal for the client, retrying cannot help.
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) ||
+		errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDNotFound)
+}
+
+func fencedError(txnID string, cause error) error {
+	return fmt.Errorf("%w (transactional id %q): stop this instance: %v", ErrFenced, txnID, cause)
+}

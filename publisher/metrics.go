@@ -1,0 +1,101 @@
+package publisher
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the publisher's counters. They always exist (cheap); they are
+// registered only when a Registerer is given.
+type metrics struct {
+	events      *prometheus.CounterVec // company_id, change_type; counted at commit
+	unchanged   *prometheus.CounterVec // company_id
+	stale       *prometheus.CounterVec // company_id
+	deadLetters *prometheus.CounterVec // company_id, reason; counted at commit
+	txns        *prometheus.CounterVec // outcome
+	txnDuration prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "covacdc_events_published_total",
+			Help: "CustomerChanged events committed to the events topic.",
+		}, []string{"company_id", "change_type"}),
+		unchanged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "covacdc_customers_unchanged_total",
+			Help: "Customers read with the Version already published, skipped.",
+		}, []string{"company_id"}),
+		stale: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "covacdc_customers_stale_total",
+			Help: "Customers read with a Version older than the one published, skipped.",
+		}, []string{"company_id"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "covacdc_dead_letters_total",
+			Help: "Records committed to the dead-letter topic.",
+		}, []string{"company_id", "reason"}),
+		txns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "covacdc_transactions_total",
+			Help: "Kafka transactions ended, by outcome (committed, aborted, fenced).",
+		}, []string{"outcome"}),
+		txnDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "covacdc_transaction_duration_seconds",
+			Help:    "Time from the first record of a transaction to its end.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+	}
+}
+
+func (m *metrics) register(r prometheus.Registerer, g *gauges) error {
+	for _, c := range []prometheus.Collector{m.events, m.unchanged, m.stale, m.deadLetters, m.txns, m.txnDuration, g} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gauges reports the per-company state at scrape time from the committed index,
+// so lag keeps growing while a company is stuck.
+type gauges struct {
+	p                                   *Publisher
+	tracked, cursorTS, lag, lastSuccess *prometheus.Desc
+}
+
+func newGauges(p *Publisher) *gauges {
+	l := []string{"company_id"}
+	return &gauges{
+		p:           p,
+		tracked:     prometheus.NewDesc("covacdc_tracked_customers", "Customers with a published Version.", l, nil),
+		cursorTS:    prometheus.NewDesc("covacdc_cursor_timestamp_seconds", "The company cursor's Since, as a Unix time.", l, nil),
+		lag:         prometheus.NewDesc("covacdc_lag_seconds", "Now minus the company cursor's Since.", l, nil),
+		lastSuccess: prometheus.NewDesc("covacdc_last_success_timestamp_seconds", "When the company's last scan committed, as a Unix time.", l, nil),
+	}
+}
+
+func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- g.tracked
+	ch <- g.cursorTS
+	ch <- g.lag
+	ch <- g.lastSuccess
+}
+
+func (g *gauges) Collect(ch chan<- prometheus.Metric) {
+	now := g.p.now()
+	last := g.p.lastSuccesses()
+	for _, cs := range g.p.Companies() {
+		id := strconv.FormatInt(cs.CompanyID, 10)
+		ch <- prometheus.MustNewConstMetric(g.tracked, prometheus.GaugeValue, float64(cs.Tracked), id)
+		if cs.HasCursor {
+			ch <- prometheus.MustNewConstMetric(g.cursorTS, prometheus.GaugeValue, unix(cs.Cursor.Since), id)
+			ch <- prometheus.MustNewConstMetric(g.lag, prometheus.GaugeValue, now.Sub(cs.Cursor.Since).Seconds(), id)
+		}
+		if t, ok := last[cs.CompanyID]; ok {
+			ch <- prometheus.MustNewConstMetric(g.lastSuccess, prometheus.GaugeValue, unix(t), id)
+		}
+	}
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
