@@ -437,8 +437,8 @@ func TestDeadLetters(t *testing.T) {
 		}
 	}
 	if r := byReason["encode"]; r != nil {
-		var back poller.Customer
-		if err := json.Unmarshal(r.Value, &back); err != nil || back.Id != bad || string(r.Key) != bad {
+		back, err := poller.DecodeCustomer(r.Value)
+		if err != nil || back.Id != bad || back.Version != 1 || string(r.Key) != bad {
 			t.Errorf("encode dead letter: key %q value %s does not hold customer %s", r.Key, r.Value, bad)
 		}
 	}

@@ -130,10 +130,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		}
 		value, err := p.enc.Append(nil, &ev)
 		if err != nil {
-			raw, merr := json.Marshal(c)
-			if merr != nil {
-				raw = fmt.Appendf(nil, `{"Id":%q,"Version":%d}`, c.Id, c.Version)
-			}
+			raw := covaJSON(c)
 			if err := s.deadLetter(ctx, []byte(c.Id), raw, ReasonEncode, err); err != nil {
 				return err
 			}
@@ -418,6 +415,30 @@ func (p *Publisher) txnAborted() {
 	}
 	p.txnScans, p.txnCounts, p.txnDLQ = nil, nil, nil
 	p.takeProduceErr()
+}
+
+// covaCustomer renders a Customer in CustomerFull's shape: timestamps as the
+// text Cova sent, without the fields covacdc derives.
+type covaCustomer struct {
+	*poller.Customer
+	IdBytes             *struct{} `json:",omitempty"`
+	UnknownFields       *struct{} `json:",omitempty"`
+	DateOfBirth         *string
+	LastModifiedDateUtc string
+}
+
+// covaJSON is the dead-letter value of a customer the encoder refused: there are
+// no raw bytes left by then, so it is the decoded customer as Cova would send it.
+func covaJSON(c *poller.Customer) []byte {
+	v := covaCustomer{Customer: c, LastModifiedDateUtc: c.LastModifiedDateUtc.Raw}
+	if c.DateOfBirth != nil {
+		v.DateOfBirth = &c.DateOfBirth.Raw
+	}
+	raw, err := json.Marshal(v)
+	if err != nil { // only invalid UTF-8 kept as raw JSON elements gets here
+		raw = fmt.Appendf(nil, `{"Id":%q,"Version":%d}`, c.Id, c.Version)
+	}
+	return raw
 }
 
 func changeTypeName(t schema.ChangeType) string {
