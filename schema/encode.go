@@ -88,7 +88,7 @@ func appendCustomer(b []byte, c *poller.Customer) []byte {
 		for i := range c.Addresses {
 			b = appendAddress(b, &c.Addresses[i])
 		}
-		b = appendCount(b, 0)
+		b = endArray(b, len(c.Addresses))
 	}
 	if c.ContactMethods == nil {
 		b = append(b, 0)
@@ -98,7 +98,7 @@ func appendCustomer(b []byte, c *poller.Customer) []byte {
 		for i := range c.ContactMethods {
 			b = appendContactMethod(b, &c.ContactMethods[i])
 		}
-		b = appendCount(b, 0)
+		b = endArray(b, len(c.ContactMethods))
 	}
 	if c.CustomerExtensions == nil {
 		b = append(b, 0)
@@ -108,7 +108,7 @@ func appendCustomer(b []byte, c *poller.Customer) []byte {
 		for i := range c.CustomerExtensions {
 			b = appendExtension(b, &c.CustomerExtensions[i])
 		}
-		b = appendCount(b, 0)
+		b = endArray(b, len(c.CustomerExtensions))
 	}
 	b = appendRawArray(b, c.RelatedCustomers)
 	b = appendRawArray(b, c.MemberOf)
@@ -202,12 +202,20 @@ func appendRawArray(b []byte, raw []json.RawMessage) []byte {
 	for _, r := range raw {
 		b = appendString(b, rawElement(r))
 	}
-	return appendCount(b, 0)
+	return endArray(b, len(raw))
 }
 
-// appendCount writes an array block count; like goavro, a non-empty array is one
-// block followed by the empty block that ends it.
+// appendCount starts an array: like goavro, a non-empty array is one block (its
+// count, then the items) and endArray closes it with the empty block; an empty
+// array is the empty block alone.
 func appendCount(b []byte, n int) []byte { return appendLong(b, int64(n)) }
+
+func endArray(b []byte, n int) []byte {
+	if n == 0 {
+		return b
+	}
+	return append(b, 0)
+}
 
 // Union branch indexes of ["null", T]: 0 is null, 1 (zig-zag 2) is the value.
 func appendOptString(b []byte, p *string) []byte {
