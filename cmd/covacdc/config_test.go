@@ -21,6 +21,19 @@ func validArgs(extra ...string) []string {
 	}, extra...)
 }
 
+// without removes a flag and its value from args.
+func without(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == name {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
 func parseRun(t *testing.T, args []string, env map[string]string) (runConfig, error) {
 	t.Helper()
 	var f runFlags
@@ -126,10 +139,10 @@ func TestConfigMistakesExit2(t *testing.T) {
 		{"page size", validArgs("--page-size", "500"), nil, "covacdc: --page-size: must be between 1 and 100, got 500"},
 		{"page size from env", validArgs(), map[string]string{"COVACDC_PAGE_SIZE": "abc"}, `covacdc: --page-size (from COVACDC_PAGE_SIZE): not a whole number: "abc"`},
 		{"no brokers", []string{"--company-id", "1"}, nil, "covacdc: --kafka-brokers: required (host:port of at least one broker)"},
-		{"no company", validArgs()[2:], nil, "covacdc: --company-id: required (the Cova company ids to poll)"},
+		{"no company", without(validArgs(), "--company-id"), nil, "covacdc: --company-id: required (the Cova company ids to poll)"},
 		{"bad company", validArgs("--company-id", "x"), nil, `covacdc: --company-id: must be a positive whole number, got "x"`},
-		{"no password", validArgs()[:len(validArgs())-2], nil, "covacdc: --cova-password: required (or --cova-password-file)"},
-		{"password file missing", append(validArgs()[:len(validArgs())-2], "--cova-password-file", missing), nil, "covacdc: --cova-password-file: open " + missing + ": no such file or directory"},
+		{"no password", without(validArgs(), "--cova-password"), nil, "covacdc: --cova-password: required (or --cova-password-file)"},
+		{"password file missing", append(without(validArgs(), "--cova-password"), "--cova-password-file", missing), nil, "covacdc: --cova-password-file: open " + missing + ": no such file or directory"},
 		{"both password forms", validArgs("--cova-password-file", missing), nil, "covacdc: --cova-password-file: set either --cova-password or --cova-password-file, not both"},
 		{"poll interval", validArgs("--poll-interval", "soon"), nil, `covacdc: --poll-interval: not a duration such as 30s or 2m: "soon"`},
 		{"start from", validArgs("--start-from", "yesterday"), nil, `covacdc: --start-from: must be "beginning", "now" or an RFC 3339 time such as 2024-01-31T00:00:00Z, got "yesterday"`},

@@ -153,7 +153,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		trickle(ctx, sim.Simulator, ids, rate, f.Seed)
+		trickle(ctx, sim.Simulator, ids, rate)
 	}()
 
 	dec, err := schema.NewDecoder(nil)

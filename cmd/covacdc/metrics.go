@@ -256,7 +256,8 @@ type kafkaMetrics struct {
 }
 
 func newKafkaMetrics(reg prometheus.Registerer) *kafkaMetrics {
-	return &kafkaMetrics{Metrics: kprom.NewMetrics("covacdc", kprom.Registerer(reg))}
+	// The end-to-end request histogram is the produce latency of the dashboard.
+	return &kafkaMetrics{Metrics: kprom.NewMetrics("covacdc", kprom.Registerer(reg), kprom.Histograms(kprom.RequestDurationE2E))}
 }
 
 // OnNewClient implements kgo.HookNewClient.

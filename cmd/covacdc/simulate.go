@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -24,33 +23,19 @@ type simFlags struct {
 	Order     string
 }
 
-// trickle changes customers of every company at a steady rate until ctx is done:
-// mostly modifications (UPDATED events), and one new customer in five (CREATED).
-// perSecond is the total rate over all companies.
-func trickle(ctx context.Context, sim *covatest.Simulator, companies []int64, perSecond float64, seed int64) {
-	if perSecond <= 0 || len(companies) == 0 {
-		return
+// trickle changes customers of every company at a steady rate until ctx is
+// done (the simulator's own mix of modifications and new customers). perSecond
+// is the total rate over all companies. It blocks.
+func trickle(ctx context.Context, sim *covatest.Simulator, companies []int64, perSecond float64) {
+	var wg sync.WaitGroup
+	for _, id := range companies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sim.Trickle(ctx, id, perSecond/float64(len(companies)))
+		}()
 	}
-	every := time.Duration(float64(time.Second) / perSecond)
-	if every < time.Millisecond {
-		every = time.Millisecond
-	}
-	rng := rand.New(rand.NewPCG(uint64(seed), 7))
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		id := companies[rng.IntN(len(companies))]
-		if rng.IntN(5) == 0 {
-			sim.Burst(id, 1, time.Now().UTC())
-		} else {
-			sim.Modify(id, 1)
-		}
-	}
+	wg.Wait()
 }
 
 func parseOrder(s string) (covatest.Order, error) {
@@ -88,7 +73,7 @@ func simulateCommand(f *simulateFlags) *command {
 	c.String(&f.Config.Username, "username", covatest.DefaultUsername, "Username the simulator accepts.")
 	c.String(&f.Config.Password, "password", covatest.DefaultPassword, "Password the simulator accepts.")
 	c.Bool(&f.Config.Gzip, "gzip", false, "Compress responses when the client accepts gzip.")
-	c.String(&f.Trickle, "trickle", "2", "Customer changes per second over all companies (a fifth of them new customers); 0: none.")
+	c.String(&f.Trickle, "trickle", "2", "Customer changes per second over all companies (about one in five a new customer); 0: none.")
 	c.Bool(&f.Hazards.IgnorePaging, "ignore-paging", false, "Hazard: serve the whole result whatever $top and $skip say.")
 	c.Int(&f.Hazards.ModifyPerPage, "modify-per-page", 0, "Hazard: modify this many customers between two pages of a scan.")
 	c.Int(&f.Hazards.InsertPerPage, "insert-per-page", 0, "Hazard: insert this many customers between two pages of a scan.")
@@ -161,7 +146,7 @@ func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		trickle(tctx, sim, ids, f.Trickle, f.Seed)
+		trickle(tctx, sim, ids, f.Trickle)
 	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
