@@ -51,6 +51,8 @@ const bulkThreshold = 256
 
 const yearTicks = 365 * 24 * 3600 * ticksPerSecond
 
+var pow10 = []int64{1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000}
+
 func (s *Simulator) companyLocked(id int64, create bool) *company {
 	c := s.companies[id]
 	if c == nil && create {
@@ -148,15 +150,17 @@ func renderAll(rows []*row) {
 	for w := 0; w < workers; w++ {
 		part := rows[min(w*chunk, len(rows)):min((w+1)*chunk, len(rows))]
 		wg.Go(func() {
-			var arena, scratch []byte
+			g := newGenerator()
+			var arena []byte
 			for _, r := range part {
-				c := buildCustomer(r.seed, r.id, r.version, r.lm)
-				scratch = c.render(scratch[:0])
-				if cap(arena)-len(arena) < len(scratch) {
-					arena = make([]byte, 0, max(1<<20, len(scratch)))
+				// Records stay well under 16 KiB, so rendering straight into the
+				// arena practically never outgrows it (and is still correct if it does).
+				if cap(arena)-len(arena) < 16<<10 {
+					arena = make([]byte, 0, 1<<20)
 				}
+				c := buildCustomer(g, r.seed, r.id, r.version, r.lm)
 				start := len(arena)
-				arena = append(arena, scratch...)
+				arena = c.render(arena)
 				r.json = arena[start:len(arena):len(arena)]
 			}
 		})
@@ -165,7 +169,7 @@ func renderAll(rows []*row) {
 }
 
 func renderRow(r *row) {
-	c := buildCustomer(r.seed, r.id, r.version, r.lm)
+	c := buildCustomer(newGenerator(), r.seed, r.id, r.version, r.lm)
 	r.json = slices.Clip(c.render(make([]byte, 0, 2048)))
 }
 
@@ -227,15 +231,9 @@ func (s *Simulator) Generate(companyID int64, n int) []string {
 	lms := make([]int64, max(n, 0))
 	for i := range lms {
 		lm := now - s.rng.Int64N(yearTicks)
-		// Vary the precision so fractions of 0 to 7 digits all appear once trimmed.
-		switch s.rng.IntN(4) {
-		case 0:
-			lm -= lm % ticksPerSecond
-		case 1:
-			lm -= lm % 100_000 // 10 ms
-		case 2:
-			lm -= lm % 10_000 // 1 ms
-		}
+		// Vary the precision (whole seconds to ticks) so that once trimmed,
+		// fractions of every length from 0 to 7 digits appear.
+		lm -= lm % pow10[s.rng.IntN(len(pow10))]
 		lms[i] = lm
 	}
 	return s.addLocked(c, lms)

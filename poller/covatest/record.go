@@ -152,13 +152,28 @@ func count(r *rand.Rand) int {
 	return 3
 }
 
-func customerRand(seed uint64, stream uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, stream))
+// generator is a reseedable random source: one per rendering goroutine, so
+// building a customer allocates no generator.
+type generator struct {
+	pcg *rand.PCG
+	r   *rand.Rand
+}
+
+func newGenerator() *generator {
+	pcg := rand.NewPCG(0, 0)
+	return &generator{pcg: pcg, r: rand.New(pcg)}
+}
+
+// stream reseeds the generator for one customer's seed and one of its streams
+// (0 for the customer as created, v for the change that made Version v).
+func (g *generator) stream(seed, stream uint64) *rand.Rand {
+	g.pcg.Seed(seed, stream)
+	return g.r
 }
 
 // buildCustomer makes the customer of this seed at this Version.
-func buildCustomer(seed uint64, id string, version int64, lastModified int64) customer {
-	r := customerRand(seed, 0)
+func buildCustomer(g *generator, seed uint64, id string, version int64, lastModified int64) customer {
+	r := g.stream(seed, 0)
 	first, family := pick(r, firstNames), pick(r, familyNames)
 	c := customer{
 		id:             id,
@@ -219,7 +234,7 @@ func buildCustomer(seed uint64, id string, version int64, lastModified int64) cu
 		}
 	}
 	for v := int64(2); v <= version; v++ {
-		c.change(seed, v, first, family, place)
+		c.change(g.stream(seed, uint64(v)), v, first, family, place)
 	}
 	return c
 }
@@ -325,8 +340,7 @@ func lowerASCII(s string) string {
 // change applies the modification that produced Version v: a field or two a
 // store clerk would edit, and rarely a delete (Disabled) the CRM does instead of
 // removing a customer.
-func (c *customer) change(seed uint64, v int64, first, family string, home place) {
-	r := customerRand(seed, uint64(v))
+func (c *customer) change(r *rand.Rand, v int64, first, family string, home place) {
 	c.notes = str("Updated at visit " + strconv.FormatInt(v, 10))
 	switch r.IntN(6) {
 	case 0:
