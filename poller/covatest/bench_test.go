@@ -77,4 +77,3 @@ func BenchmarkPageWhileModified(b *testing.B) {
 func BenchmarkUnpaged(b *testing.B) {
 	benchServe(b, 200_000, Hazards{IgnorePaging: true}, query(epoch, 0, 100))
 }
-
