@@ -27,7 +27,7 @@ const (
 	defaultStateTopic      = "covacdc.state"
 	defaultDLQTopic        = "covacdc.dlq"
 	defaultTransactionalID = "covacdc"
-	defaultMetricsAddr     = ":9464"
+	defaultMetricsAddr     = ":9090"
 )
 
 // kafkaFlags are the flags that say how to reach Kafka; run, tail and state share them.

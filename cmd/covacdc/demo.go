@@ -42,13 +42,13 @@ type demoFlags struct {
 
 func demoCommand(f *demoFlags) *command {
 	c := newCommand("demo", "Zero setup: an embedded Kafka persisted under --data-dir (a second run resumes), the Cova simulator with generated customers and a trickle of changes, and the pipeline; prints each committed event. Ctrl-C stops it.")
-	c.String(&f.DataDir, "data-dir", defaultDemoDir(), "Directory of the embedded Kafka's data; delete it to start over.")
+	c.String(&f.DataDir, "data-dir", "", "Directory of the embedded Kafka's data (empty: $XDG_STATE_HOME/covacdc-demo when set, else ./covacdc-demo-data); delete it to start over.")
 	c.Int(&f.Sim.Customers, "customers", 3000, "Customers generated per company.")
 	c.Int(&f.Sim.Companies, "companies", 2, "Companies, with ids 1 to N.")
 	c.String(&f.Trickle, "trickle", "2", "Customer changes per second over all companies; 0: none.")
 	c.Int64(&f.Sim.Seed, "seed", 1, "Seed of the generated customers.")
 	c.Duration(&f.PollInterval, "poll-interval", 2*time.Second, "Time between the starts of two scans of a company.")
-	c.String(&f.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "Address for /metrics, /healthz and /readyz (a free port is taken if busy).")
+	c.String(&f.MetricsAddr, "metrics-addr", "127.0.0.1:9090", "Address for /metrics, /healthz and /readyz (a free port is taken if busy).")
 	c.String(&f.LogLevel, "log-level", "warn", "Log level of the pipeline's logs on stderr: debug, info, warn or error.")
 	return c
 }
@@ -78,7 +78,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if dataDir == "" {
-		return usagef("--data-dir: must not be empty")
+		dataDir = defaultDemoDir()
 	}
 	resumed := false
 	if entries, err := os.ReadDir(dataDir); err == nil && len(entries) > 0 {
