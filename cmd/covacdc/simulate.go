@@ -88,6 +88,9 @@ func simulateCommand(f *simulateFlags) *command {
 	c.Int(&f.Hazards.TruncateNext, "truncate-next", 0, "Hazard: cut the body of the next N responses in the middle of the JSON array.")
 	c.Int(&f.Hazards.HTMLNext, "html-next", 0, "Hazard: answer the next N requests 200 with an HTML error page.")
 	c.Int(&f.Hazards.Reject401Next, "reject-401-next", 0, "Hazard: answer the next N CustomerFull requests 401 even with a valid token.")
+	c.Duration(&f.Hazards.Latency, "latency", 0, "Delay every CustomerFull request by this much, like a real page's few hundred milliseconds.")
+	c.Duration(&f.Hazards.LatencyJitter, "latency-jitter", 0, "Add a uniform random delay in [0, this) to --latency.")
+	c.Int(&f.Hazards.RateLimitPerMinute, "rate-limit-per-minute", 0, "Server-side limit: beyond this many CustomerFull requests in 60 s, answer 429 with Retry-After (0: none).")
 	c.String(&f.LogLevel, "log-level", "info", "Log level: debug, info, warn or error.")
 	return c
 }
