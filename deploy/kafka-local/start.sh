@@ -13,9 +13,11 @@ fetch() {
 	kafka_local_say "fetching Apache Kafka $COVACDC_KAFKA_VERSION with Maven into $KAFKA_LOCAL_LIBS"
 	rm -rf "$KAFKA_LOCAL_LIBS"
 	mkdir -p "$KAFKA_LOCAL_LIBS"
-	if ! mvn -q -B -Dstyle.color=never -f "$KAFKA_LOCAL_HOME/pom.xml" -Dkafka.version="$COVACDC_KAFKA_VERSION" \
-		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LOCAL_LIBS" >&2; then
-		kafka_local_say "Maven could not fetch Apache Kafka $COVACDC_KAFKA_VERSION"
+	local log=$COVACDC_KAFKA_CACHE/mvn.log
+	if ! mvn -B -Dstyle.color=never -f "$KAFKA_LOCAL_HOME/pom.xml" -Dkafka.version="$COVACDC_KAFKA_VERSION" \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LOCAL_LIBS" >"$log" 2>&1; then
+		tail -n 40 "$log" >&2
+		kafka_local_say "Maven could not fetch Apache Kafka $COVACDC_KAFKA_VERSION (log: $log)"
 		exit 1
 	fi
 	touch "$COVACDC_KAFKA_CACHE/.complete"
@@ -98,7 +100,7 @@ wait_ready() {
 main() {
 	if [[ ${1:-} == --fetch-only ]]; then
 		fetch
-		kafka_local_say "Apache Kafka $COVACDC_KAFKA_VERSION jars in $KAFKA_LOCAL_LIBS"
+		kafka_local_say "Apache Kafka $COVACDC_KAFKA_VERSION: $(ls "$KAFKA_LOCAL_LIBS" | wc -l) jars in $KAFKA_LOCAL_LIBS"
 		return 0
 	fi
 	if kafka_local_running; then
