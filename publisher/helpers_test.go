@@ -116,11 +116,36 @@ func readCommitted(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Reco
 	if err != nil {
 		t.Fatal(err)
 	}
-	ends, err := kadm.NewClient(admCl).ListCommittedOffsets(ctx, topic)
-	admCl.Close()
-	if err != nil {
-		t.Fatalf("listing offsets of %s: %v", topic, err)
+	// A broker writes the markers of a committed transaction after EndTxn
+	// returns: wait until no transaction is open (every test ends or fences
+	// its transactions before reading), then read to the end.
+	adm := kadm.NewClient(admCl)
+	var ends kadm.ListedOffsets
+	for {
+		lso, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatalf("listing offsets of %s: %v", topic, err)
+		}
+		hwm, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatalf("listing offsets of %s: %v", topic, err)
+		}
+		stable := true
+		lso.Each(func(o kadm.ListedOffset) {
+			if h, _ := hwm.Lookup(topic, o.Partition); o.Err != nil || h.Offset != o.Offset {
+				stable = false
+			}
+		})
+		if stable {
+			ends = lso
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: a transaction stays open", topic)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+	admCl.Close()
 	left := map[int32]int64{}
 	for p, o := range ends[topic] {
 		if o.Err != nil {

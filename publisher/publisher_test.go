@@ -349,8 +349,8 @@ func TestFencedBetweenTransactions(t *testing.T) {
 // TestStateTopicNotCompactedIsRefused refuses a state topic that would forget.
 func TestStateTopicNotCompactedIsRefused(t *testing.T) {
 	t.Parallel()
-	for _, policy := range []string{"delete", "compact,delete"} {
-		t.Run(policy, func(t *testing.T) {
+	for name, policy := range map[string]string{"delete": "delete", "compact-and-delete": "compact,delete"} {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			cl, err := kgo.NewClient(e.c.Opts()...)

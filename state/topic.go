@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -92,22 +93,22 @@ func EnsureTopic(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (int32,
 		return 0, fmt.Errorf("state: creating topic %q: %w", cfg.Topic, err)
 	}
 
-	rcs, err := adm.DescribeTopicConfigs(ctx, cfg.Topic)
-	if err != nil {
-		return 0, fmt.Errorf("state: describing topic %q: %w", cfg.Topic, err)
-	}
-	rc, err := rcs.On(cfg.Topic, nil)
-	if err == nil {
-		err = rc.Err
-	}
-	if err != nil {
-		return 0, fmt.Errorf("state: describing topic %q: %w", cfg.Topic, err)
-	}
-	policy := "delete" // Kafka's default when the broker does not list it
-	for _, c := range rc.Configs {
-		if c.Key == "cleanup.policy" && c.Value != nil {
-			policy = *c.Value
+	// A topic created an instant ago (by another instance, or an operator) may
+	// not have reached every broker's metadata yet: retry briefly.
+	var policy string
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		policy, err = cleanupPolicy(ctx, adm, cfg.Topic)
+		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) || wait > 5*time.Second {
+			break
 		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("state: describing topic %q: %w", cfg.Topic, err)
 	}
 	if strings.ReplaceAll(policy, " ", "") != "compact" {
 		return 0, &NotCompactedError{Topic: cfg.Topic, Policy: policy}
@@ -121,4 +122,26 @@ func EnsureTopic(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (int32,
 		return 0, fmt.Errorf("state: reading metadata of %q: %w", cfg.Topic, td.Err)
 	}
 	return int32(len(td.Partitions)), nil
+}
+
+// cleanupPolicy returns the topic's cleanup.policy.
+func cleanupPolicy(ctx context.Context, adm *kadm.Client, topic string) (string, error) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return "", err
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return "", err
+	}
+	policy := "delete" // Kafka's default, should a broker not list it
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && c.Value != nil {
+			policy = *c.Value
+		}
+	}
+	return policy, nil
 }
