@@ -1,6 +1,7 @@
 package covatest
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
@@ -33,13 +34,16 @@ func benchServe(b *testing.B, n int, hz Hazards, q string) {
 			b.Fatal(err)
 		}
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return string(body[len(`{"access_token":"`) : len(`{"access_token":"`)+104])
+		var t struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
+			b.Fatal(err)
+		}
+		return t.AccessToken
 	}()
 	url := s.BaseURL() + "/v1/Companies(1)/CustomerFull?" + q
-	var bytes int64
-	b.ResetTimer()
-	for b.Loop() {
+	do := func() int64 {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
@@ -51,7 +55,12 @@ func benchServe(b *testing.B, n int, hz Hazards, q string) {
 		if resp.StatusCode != http.StatusOK {
 			b.Fatalf("HTTP %d", resp.StatusCode)
 		}
-		bytes += n
+		return n
+	}
+	do() // the first request sorts the freshly generated company
+	var bytes int64
+	for b.Loop() {
+		bytes += do()
 	}
 	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/response")
 }

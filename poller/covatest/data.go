@@ -92,15 +92,45 @@ func (s *Simulator) sortedLocked(c *company) []*row {
 
 // placeLocked puts a new row into the serving order.
 func (s *Simulator) placeLocked(c *company, r *row, bulk bool) {
-	c.gen++
 	c.minLM = min(c.minLM, r.lm)
 	if bulk || c.dirty {
+		c.gen++
 		c.order = append(c.order, r)
 		c.dirty = true
 		return
 	}
 	i, _ := slices.BinarySearchFunc(c.order, r, s.cmpRows)
 	c.order = slices.Insert(c.order, i, r)
+	s.cacheUpdateLocked(c, r, false)
+}
+
+// cacheUpdateLocked keeps a valid filter cache valid across a change of one row
+// (a new row, or one whose LastModifiedDateUtc moved while its place in the
+// order stayed), so a scan over a company that changes between its pages does
+// not re-filter the whole company for every page. wasIn says whether the row
+// matched the cached filter before the change.
+func (s *Simulator) cacheUpdateLocked(c *company, r *row, wasIn bool) {
+	valid := c.cacheOK && c.cacheGen == c.gen
+	c.gen++
+	if !valid {
+		return
+	}
+	isIn := r.lm >= c.cacheSince
+	switch {
+	case isIn && !wasIn:
+		i, _ := slices.BinarySearchFunc(c.cacheRows, r, s.cmpRows)
+		c.cacheRows = slices.Insert(c.cacheRows, i, r)
+	case wasIn && !isIn:
+		i, _ := slices.BinarySearchFunc(c.cacheRows, r, s.cmpRows)
+		for i < len(c.cacheRows) && c.cacheRows[i] != r {
+			i++
+		}
+		if i == len(c.cacheRows) {
+			return // not found: leave the cache stale
+		}
+		c.cacheRows = slices.Delete(c.cacheRows, i, i+1)
+	}
+	c.cacheGen = c.gen
 }
 
 // unplaceLocked removes a row from the sorted order (before its key changes).
@@ -179,12 +209,16 @@ func (s *Simulator) modifyLocked(c *company, r *row, lm int64) {
 	if moves {
 		s.unplaceLocked(c, r)
 	}
+	wasIn := c.cacheOK && r.lm >= c.cacheSince
 	r.version++
 	r.lm = lm
 	renderRow(r)
-	c.gen++
 	if moves {
 		s.placeLocked(c, r, false)
+	} else if c.dirty {
+		c.gen++
+	} else {
+		s.cacheUpdateLocked(c, r, wasIn)
 	}
 }
 
