@@ -52,7 +52,13 @@ type Config struct {
 
 // Hazards are the hostile behaviours, all off in the zero value. They can be
 // changed at any time with SetHazards; counters ("the next N requests") count down
-// as they are used.
+// as they are used, and Simulator.Hazards shows how far.
+//
+// A CustomerFull request first waits Latency (plus jitter) and Slow, then is
+// answered by the first of these that applies: RateLimitPerMinute (429), a
+// missing or dead token (401), Reject401Next, Status429, Status5xx, HTMLNext, an
+// unknown company (404), a malformed query (400). Otherwise, if $skip > 0, the
+// between-pages changes happen, and the page is served (cut by TruncateNext).
 type Hazards struct {
 	IgnorePaging bool // serve the whole result whatever $top/$skip say
 

@@ -256,7 +256,8 @@ func (s *Simulator) modifyRandomLocked(c *company, n int, lm int64) []string {
 // Generate adds n realistic customers to the company (created on first use), with
 // LastModifiedDateUtc spread over the year before now, and returns their Ids. The
 // data depends only on Config.Seed and the sequence of calls. It holds the
-// simulator's lock while it renders (about a second per hundred thousand).
+// simulator's lock while it renders, on all cores: a million customers take
+// seconds and about 2.5 GB.
 func (s *Simulator) Generate(companyID int64, n int) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
