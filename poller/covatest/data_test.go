@@ -83,7 +83,7 @@ func kind(raw json.RawMessage) string {
 // and the variety real data shows.
 func TestRecordShape(t *testing.T) {
 	s := newTestServer(t, Config{})
-	s.Generate(1, 2000)
+	s.Generate(1, 1000)
 	s.SetHazards(Hazards{IgnorePaging: true})
 	resp, body := get(t, s, token(t, s), 1, query(epoch, -1, -1))
 	if resp.StatusCode != 200 {
@@ -156,8 +156,8 @@ func TestRecordShape(t *testing.T) {
 			several++
 		}
 	}
-	if several < 1000 {
-		t.Errorf("only %d of 2000 customers have several addresses, contact methods or extensions", several)
+	if several < 500 {
+		t.Errorf("only %d of 1000 customers have several addresses, contact methods or extensions", several)
 	}
 	if !sizes[0] || !sizes[1] || !sizes[2] || !sizes[3] {
 		t.Errorf("collection sizes seen %v, want 0 to 3", sizes)

@@ -71,7 +71,8 @@ func (s *Simulator) delay() time.Duration {
 // rateLimitLocked applies the server-side limit (Hazards.RateLimitPerMinute).
 func (s *Simulator) rateLimitLocked(now time.Time) *reply {
 	limit := s.hz.RateLimitPerMinute
-	if limit > 0 && s.accepted.count(now) >= limit {
+	inWindow := s.accepted.count(now) // also trims the log when there is no limit
+	if limit > 0 && inWindow >= limit {
 		wait := s.accepted.oldest().Add(time.Minute).Sub(now)
 		secs := max(1, int((wait+time.Second-1)/time.Second))
 		rep := jsonReply(http.StatusTooManyRequests,
