@@ -322,9 +322,12 @@ func (p *Publisher) lastSuccesses() map[int64]time.Time {
 	return maps.Clone(p.lastSuccess)
 }
 
+const closeTimeout = 5 * time.Second
+
 // Close aborts any open transaction, flushes and closes the client. Safe to call
-// twice; later calls return nil. It waits at most until ctx is done or
-// EndTimeout has passed for the abort.
+// twice; later calls return nil. The abort takes at most 5s (less when ctx
+// ends sooner): an unreachable cluster does not hold up a shutdown, and the
+// next instance's fencing aborts what is left.
 func (p *Publisher) Close(ctx context.Context) error {
 	p.stopOnce.Do(func() { close(p.stop) })
 	<-p.done
@@ -336,7 +339,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 	p.closed = true
 	var err error
 	if p.inTxn && p.fenced == nil {
-		endCtx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
+		endCtx, cancel := context.WithTimeout(ctx, min(p.cfg.EndTimeout, closeTimeout))
 		_ = p.cl.AbortBufferedRecords(endCtx)
 		err = p.cl.EndTransaction(endCtx, kgo.TryAbort)
 		cancel()

@@ -241,6 +241,9 @@ func TestRestore(t *testing.T) {
 	if _, err := EnsureTopic(ctx, newAdmin(t, c), TopicConfig{Topic: topic, Partitions: 3}); err != nil {
 		t.Fatal(err)
 	}
+	if idx, _, err := Restore(ctx, topic, c.Opts()...); err != nil || idx.Len() != 0 {
+		t.Fatalf("Restore of an empty topic: %v", err)
+	}
 	w := newWriter(t, c)
 	cur := Cursor{Since: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), InitialLoadComplete: true, Scans: 4}
 	w.txn(true,
