@@ -103,9 +103,24 @@ func (c *Cluster) Opts() []kgo.Opt {
 
 var seq atomic.Int64
 
+// maxTestPart bounds the test-name part of Name, within Kafka's 249-character topic names.
+const maxTestPart = 160
+
 // Name returns a name unique to this test run, for topics and transactional ids, so
-// tests sharing an external cluster never see each other's records.
+// tests sharing an external cluster never see each other's records. It is a legal Kafka
+// topic name: characters other than ASCII letters, digits, '.', '_' and '-' in the test's
+// name (subtest names have spaces, commas, slashes) become '-', and long names are cut.
+// kfake accepts any name; Apache Kafka refuses the rest with INVALID_TOPIC_EXCEPTION.
 func Name(t testing.TB, prefix string) string {
-	clean := strings.NewReplacer("/", "-", " ", "-", "#", "-").Replace(t.Name())
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		}
+		return '-'
+	}, t.Name())
+	if len(clean) > maxTestPart {
+		clean = clean[:maxTestPart]
+	}
 	return fmt.Sprintf("%s-%s-%d-%d", prefix, clean, time.Now().UnixNano()%1e9, seq.Add(1))
 }

@@ -3,7 +3,9 @@ package kafkatest
 import (
 	"context"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,15 +36,38 @@ func TestNewFallsBackToKfake(t *testing.T) {
 	}
 }
 
+// Names of subtests with spaces, commas and slashes, and very long ones, are legal topics:
+// the cluster creates them.
+func TestNameIsALegalTopic(t *testing.T) {
+	c := New(t)
+	legal := regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+	for _, sub := range []string{"compact,delete", "a b/c#d:e", strings.Repeat("long", 80)} {
+		t.Run(sub, func(t *testing.T) {
+			name := Name(t, "kt")
+			if !legal.MatchString(name) {
+				t.Fatalf("Name = %q: not a legal Kafka topic name", name)
+			}
+			if other := Name(t, "kt"); other == name {
+				t.Fatalf("two calls gave the same name %q", name)
+			}
+			newTopicNamed(t, c, name, 1)
+		})
+	}
+}
+
 // newTopic creates a topic with the given partitions and returns its name.
 func newTopic(t *testing.T, c *Cluster, partitions int32) string {
+	t.Helper()
+	return newTopicNamed(t, c, Name(t, "kt"), partitions)
+}
+
+func newTopicNamed(t *testing.T, c *Cluster, name string, partitions int32) string {
 	t.Helper()
 	adm, err := kgo.NewClient(c.Opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer adm.Close()
-	name := Name(t, "kt")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resp, err := kadm.NewClient(adm).CreateTopic(ctx, partitions, 1, nil, name)
