@@ -153,7 +153,8 @@ func (s *scan) run(ctx context.Context) error {
 
 	skip := 0
 	window := 1 // only one request until the first page proves there is more
-	lastEnd := 0
+	ahead := cfg.FetchAhead
+	lastEnd, maxEnd := 0, 0
 	fails := 0
 	forward := 0
 	for {
@@ -176,9 +177,10 @@ func (s *scan) run(ctx context.Context) error {
 		}
 		if p.rest != nil {
 			// Paging ignored: this response is the whole result.
+			// The open response lives in head's context: cancel it only after.
 			queue = queue[1:]
-			head.cancel()
 			drop()
+			defer head.cancel()
 			defer p.close()
 			return s.streamAll(ctx, p)
 		}
@@ -192,6 +194,10 @@ func (s *scan) run(ctx context.Context) error {
 			fails++
 			back := overlap << fails
 			skip = max(0, lastEnd-back)
+			// Pages fetched ahead are served while earlier ones change the result,
+			// which multiplies the shift between two joined pages: once the result
+			// is seen moving, the rest of the scan reads one page at a time.
+			window, ahead = 1, 1
 			s.c.log.Debug("page does not join the previous one, reading again", "company_id", s.companyID, "skip", p.skip, "new_skip", skip)
 			drop()
 			continue
@@ -203,18 +209,23 @@ func (s *scan) run(ctx context.Context) error {
 		if err := s.handOn(ctx, p.elems, true); err != nil {
 			return err
 		}
-		forward++
 		queue = queue[1:]
 		head.cancel()
 		if len(p.elems) < n {
 			return nil // a short page ends the scan
 		}
 		lastEnd = p.skip + n
+		if lastEnd > maxEnd {
+			// Only pages that reach further than any before earn re-reads: a
+			// result that keeps pulling the scan back cannot keep it forever.
+			maxEnd = lastEnd
+			forward++
+		}
 		skip = lastEnd - overlap
 		if len(queue) > 0 && queue[0].skip != skip {
 			drop() // the overlap grew: pages fetched ahead are at the wrong place
 		}
-		window = cfg.FetchAhead
+		window = ahead
 	}
 }
 
@@ -274,10 +285,11 @@ func (s *scan) handOn(ctx context.Context, elems []elem, remember bool) error {
 // as it arrives, PageSize elements at a time.
 func (s *scan) streamAll(ctx context.Context, p *page) error {
 	n := s.c.cfg.PageSize
-	if err := s.handOn(ctx, p.elems, false); err != nil {
+	if err := s.handOn(ctx, p.elems[:n], false); err != nil {
 		return err
 	}
 	buf := make([]elem, 0, n)
+	buf = append(buf, p.elems[n:]...)
 	for {
 		raw, err := p.rest.next()
 		if errors.Is(err, io.EOF) {
