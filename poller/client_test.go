@@ -593,3 +593,34 @@ func TestValidate(t *testing.T) {
 		t.Errorf("defaults %+v", d)
 	}
 }
+
+func TestMetricNames(t *testing.T) {
+	f := newFakeCova(t, 3)
+	reg := prometheus.NewRegistry()
+	c, _ := newTestClient(t, f, nil, WithRegisterer(reg))
+	if _, _, err := collect(t, c, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{
+		"covacdc_customers_fetched_total": false, "covacdc_cova_requests_total": false,
+		"covacdc_cova_request_duration_seconds": false, "covacdc_cova_auth_total": false,
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		want[mf.GetName()] = true
+	}
+	for name, ok := range want {
+		if !ok {
+			t.Errorf("metric %s not exported", name)
+		}
+	}
+	if v := testutil.ToFloat64(c.metrics.fetched.WithLabelValues("42")); v != 3 {
+		t.Errorf("customers_fetched_total = %v", v)
+	}
+	if v := testutil.ToFloat64(c.metrics.requests.WithLabelValues("42", "200")); v != 1 {
+		t.Errorf("requests_total{code=200} = %v", v)
+	}
+}
