@@ -173,6 +173,9 @@ type runFlags struct {
 	LogLevel          string
 	RequestsPerMinute int
 	MaxInFlight       int
+	FetchAhead        int
+	PageOverlap       int
+	RequestTimeout    time.Duration
 	Partitions        int
 	ReplicationFactor int
 	StatePartitions   int
@@ -197,7 +200,8 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.StateTopic, "state-topic", defaultStateTopic, "Compacted Kafka topic of cursors and published versions.")
 	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records Cova sent that could not be decoded.")
 	c.String(&f.TransactionalID, "transactional-id", defaultTransactionalID, "Kafka transactional id; a second instance with the same id fences the first.")
-	c.Int(&f.PageSize, "page-size", 100, "Customers per CustomerFull request ($top), 1 to 100.")
+	c.Int(&f.PageSize, "page-size", 100, "Customers per CustomerFull request ($top), 2 to 100.")
+	c.Int(&f.PageOverlap, "page-overlap", 0, "Rows each page re-reads from the previous page's tail, to prove no row was skipped while Cova's result shifted; 0: 10, or page size - 1 when smaller.")
 	c.Duration(&f.Lookback, "lookback", 2*time.Minute, "How far before a scan's start the next scan begins, to catch rows Cova makes visible late.")
 	c.Duration(&f.PollInterval, "poll-interval", 30*time.Second, "Time between the starts of two scans of a company.")
 	c.String(&f.StartFrom, "start-from", "", "Cursor of a company with no state: empty or \"beginning\" (a full initial load), \"now\", or an RFC 3339 time.")
@@ -208,6 +212,8 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.LogLevel, "log-level", "info", "Log level: debug, info, warn or error.")
 	c.Int(&f.RequestsPerMinute, "requests-per-minute", 600, "Budget of Cova requests per minute for the whole process, all companies together.")
 	c.Int(&f.MaxInFlight, "max-in-flight", 4, "Most Cova requests in flight at once for the whole process.")
+	c.Int(&f.FetchAhead, "fetch-ahead", 4, "Pages of one scan requested at once while earlier pages are published (1: one page at a time).")
+	c.Duration(&f.RequestTimeout, "request-timeout", 60*time.Second, "Time limit of one Cova request, body included.")
 	c.Int(&f.Partitions, "partitions", 6, "Partitions of the events and dead-letter topics when covacdc creates them.")
 	c.Int(&f.ReplicationFactor, "replication-factor", -1, "Replication factor of the events and dead-letter topics when created; -1: the broker's default.")
 	c.Int(&f.StatePartitions, "state-partitions", 1, "Partitions of the state topic when created.")
@@ -276,11 +282,9 @@ func (f *runFlags) validate() (runConfig, error) {
 	case password == "":
 		return cfg, usagef("--cova-password: required (or --cova-password-file)")
 	}
-	if f.PageSize < 1 || f.PageSize > 100 {
-		return cfg, usagef("--page-size: must be between 1 and 100, got %d", f.PageSize)
-	}
-	if f.Lookback < 0 {
-		return cfg, usagef("--lookback: must not be negative, got %s", f.Lookback)
+	if f.Lookback <= 0 {
+		// Zero would let a row that Cova makes visible late slip between two scans.
+		return cfg, usagef("--lookback: must be positive, got %s", f.Lookback)
 	}
 	if f.PollInterval < 100*time.Millisecond {
 		return cfg, usagef("--poll-interval: must be at least 100ms, got %s", f.PollInterval)
@@ -321,6 +325,7 @@ func (f *runFlags) validate() (runConfig, error) {
 	}{
 		{"requests-per-minute", f.RequestsPerMinute, 1, 100000, false},
 		{"max-in-flight", f.MaxInFlight, 1, 1000, false},
+		{"fetch-ahead", f.FetchAhead, 1, 100, false},
 		{"partitions", f.Partitions, 1, 100000, false},
 		{"replication-factor", f.ReplicationFactor, 1, 32767, true},
 		{"state-partitions", f.StatePartitions, 1, 100000, false},
@@ -341,19 +346,27 @@ func (f *runFlags) validate() (runConfig, error) {
 		}
 	}
 
-	cfg.Poller = poller.Config{
-		BaseURL:           strings.TrimRight(f.BaseURL, "/"),
-		TokenURL:          f.TokenURL,
-		ClientID:          f.ClientID,
-		ClientSecret:      secret,
-		Username:          f.Username,
-		Password:          password,
-		PageSize:          f.PageSize,
-		Lookback:          f.Lookback,
-		RequestTimeout:    60 * time.Second,
-		RequestsPerMinute: f.RequestsPerMinute,
-		MaxInFlight:       f.MaxInFlight,
-		MaxBackoff:        30 * time.Second,
+	pc := poller.DefaultConfig()
+	pc.BaseURL = strings.TrimRight(f.BaseURL, "/")
+	pc.TokenURL = f.TokenURL
+	pc.ClientID, pc.ClientSecret = f.ClientID, secret
+	pc.Username, pc.Password = f.Username, password
+	pc.PageSize = f.PageSize
+	pc.PageOverlap = f.PageOverlap
+	pc.Lookback = f.Lookback
+	pc.RequestTimeout = f.RequestTimeout
+	pc.RequestsPerMinute = f.RequestsPerMinute
+	pc.MaxInFlight = f.MaxInFlight
+	pc.FetchAhead = f.FetchAhead
+	cfg.Poller = pc
+	if cfg.Poller.PageOverlap == 0 {
+		cfg.Poller.PageOverlap = min(10, f.PageSize-1)
+	}
+	// Validate checks the values as given, so a 0 on the command line is an error,
+	// not the poller's default.
+	if err := cfg.Poller.Validate(); err != nil {
+		// The poller names the flag a user would set.
+		return cfg, usagef("%v", err)
 	}
 	cfg.Publisher = publisher.Config{
 		KafkaOpts:               kopts,
@@ -425,6 +438,7 @@ func (c runConfig) describe() []any {
 		"page_size", c.Poller.PageSize,
 		"requests_per_minute", c.Poller.RequestsPerMinute,
 		"max_in_flight", c.Poller.MaxInFlight,
+		"fetch_ahead", c.Poller.FetchAhead,
 		"once", c.Once,
 		"schema_registry", redactURL(c.RegistryURL),
 	}

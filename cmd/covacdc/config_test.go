@@ -136,7 +136,7 @@ func TestConfigMistakesExit2(t *testing.T) {
 		env  map[string]string
 		want string // the whole stderr line
 	}{
-		{"page size", validArgs("--page-size", "500"), nil, "covacdc: --page-size: must be between 1 and 100, got 500"},
+		{"page size", validArgs("--page-size", "500"), nil, "covacdc: --page-size: must be between 2 and 100, got 500"},
 		{"page size from env", validArgs(), map[string]string{"COVACDC_PAGE_SIZE": "abc"}, `covacdc: --page-size (from COVACDC_PAGE_SIZE): not a whole number: "abc"`},
 		{"no brokers", []string{"--company-id", "1"}, nil, "covacdc: --kafka-brokers: required (host:port of at least one broker)"},
 		{"no company", without(validArgs(), "--company-id"), nil, "covacdc: --company-id: required (the Cova company ids to poll)"},
@@ -156,6 +156,10 @@ func TestConfigMistakesExit2(t *testing.T) {
 		{"replication factor", validArgs("--state-replication-factor", "0"), nil, "covacdc: --state-replication-factor: must be between 1 and 32767 (or -1 for the broker's default), got 0"},
 		{"metrics addr", validArgs("--metrics-addr", "9464"), nil, `covacdc: --metrics-addr: must be host:port or :port, got "9464"`},
 		{"missing value", validArgs("--topic"), nil, "covacdc: --topic: missing value"},
+		{"lookback zero", validArgs("--lookback", "0s"), nil, "covacdc: --lookback: must be positive, got 0s"},
+		{"overlap too big", validArgs("--page-size", "5", "--page-overlap", "5"), nil, "covacdc: --page-overlap: must be between 1 and page size - 1 (4), got 5"},
+		{"fetch ahead", validArgs("--fetch-ahead", "0"), nil, "covacdc: --fetch-ahead: must be between 1 and 100, got 0"},
+		{"request timeout", validArgs("--request-timeout", "0s"), nil, "covacdc: --request-timeout: must be positive, got 0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

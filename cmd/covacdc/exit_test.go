@@ -21,7 +21,7 @@ func TestBinaryConfigMistakeExits2WithOneLine(t *testing.T) {
 	if code := p.wait(t, 10*time.Second); code != 2 {
 		t.Fatalf("exit code %d, want 2", code)
 	}
-	if got, want := p.stderr.String(), "covacdc: --page-size: must be between 1 and 100, got 500\n"; got != want {
+	if got, want := p.stderr.String(), "covacdc: --page-size: must be between 2 and 100, got 500\n"; got != want {
 		t.Errorf("stderr %q, want %q", got, want)
 	}
 }
