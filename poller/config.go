@@ -117,7 +117,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate returns one clear error for the first bad field, naming the covacdc flag
-// a user would set (for example "--page-size: must be between 1 and 100, got 0").
+// a user would set (for example "--page-size: must be between 2 and 100, got 0").
 // It checks c as given: New fills zero fields with defaults before validating.
 func (c Config) Validate() error {
 	for _, u := range []struct{ flag, v string }{{"--cova-base-url", c.BaseURL}, {"--cova-token-url", c.TokenURL}} {
