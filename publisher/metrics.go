@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/covacdc/covacdc/schema"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,7 +20,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "covacdc_events_published_total",
 			Help: "CustomerChanged events committed to the events topic.",
@@ -45,6 +46,21 @@ func newMetrics() *metrics {
 			Help:    "Time from the first record of a transaction to its end.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
+	}
+	for _, outcome := range []string{"committed", "aborted", "fenced"} {
+		m.txns.WithLabelValues(outcome) // at zero, for alerts on their first rise
+	}
+	return m
+}
+
+// company creates the company's counter series at zero, so that they are on
+// /metrics from its first scan and rate() and increase() see their first rise.
+func (m *metrics) company(id int64) {
+	label := strconv.FormatInt(id, 10)
+	m.unchanged.WithLabelValues(label)
+	m.stale.WithLabelValues(label)
+	for _, t := range []schema.ChangeType{schema.Snapshot, schema.Created, schema.Updated} {
+		m.events.WithLabelValues(label, changeTypeName(t))
 	}
 }
 

@@ -59,6 +59,7 @@ func (p *Publisher) BeginScan(companyID int64, scanID string, source schema.Sour
 	p.mu.Lock()
 	p.seen[companyID] = struct{}{}
 	p.mu.Unlock()
+	p.m.company(companyID)
 	return s
 }
 
