@@ -37,7 +37,7 @@ func (e testEncoder) Append(dst []byte, ev *schema.Event) ([]byte, error) {
 	}
 	b, err := json.Marshal(testEvent{
 		Company: ev.CompanyID, ID: ev.Customer.Id, Version: ev.Customer.Version,
-		Type: changeTypeName(ev.ChangeType), Previous: ev.PreviousVersion, ScanID: ev.Source.ScanID,
+		Type: ev.ChangeType.String(), Previous: ev.PreviousVersion, ScanID: ev.Source.ScanID,
 	})
 	return append(dst, b...), err
 }

@@ -60,7 +60,7 @@ func (m *metrics) company(id int64) {
 	m.unchanged.WithLabelValues(label)
 	m.stale.WithLabelValues(label)
 	for _, t := range []schema.ChangeType{schema.Snapshot, schema.Created, schema.Updated} {
-		m.events.WithLabelValues(label, changeTypeName(t))
+		m.events.WithLabelValues(label, t.String())
 	}
 }
 

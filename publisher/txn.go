@@ -146,7 +146,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			Value: value,
 			Headers: []kgo.RecordHeader{
 				{Key: HeaderCompanyID, Value: companyHeader},
-				{Key: HeaderChangeType, Value: []byte(changeTypeName(ch.Type))},
+				{Key: HeaderChangeType, Value: []byte(ch.Type.String())},
 				{Key: HeaderVersion, Value: strconv.AppendInt(nil, c.Version, 10)},
 				{Key: HeaderSchema, Value: []byte(p.schemaRef)},
 			},
@@ -393,7 +393,7 @@ func (p *Publisher) txnCommitted(started time.Time, events int) {
 	p.pending.Commit()
 	p.mu.Unlock()
 	for k, n := range p.txnCounts {
-		p.m.events.WithLabelValues(strconv.FormatInt(k.company, 10), changeTypeName(k.typ)).Add(float64(n))
+		p.m.events.WithLabelValues(strconv.FormatInt(k.company, 10), k.typ.String()).Add(float64(n))
 	}
 	for k, n := range p.txnDLQ {
 		p.m.deadLetters.WithLabelValues(strconv.FormatInt(k.company, 10), k.reason).Add(float64(n))
@@ -440,18 +440,6 @@ func covaJSON(c *poller.Customer) []byte {
 		raw = fmt.Appendf(nil, `{"Id":%q,"Version":%d}`, c.Id, c.Version)
 	}
 	return raw
-}
-
-func changeTypeName(t schema.ChangeType) string {
-	switch t {
-	case schema.Snapshot:
-		return "SNAPSHOT"
-	case schema.Created:
-		return "CREATED"
-	case schema.Updated:
-		return "UPDATED"
-	}
-	return "UNKNOWN"
 }
 
 func sortCompanies(cs []state.CompanyState) {
