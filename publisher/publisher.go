@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -312,7 +314,7 @@ func (p *Publisher) Companies() []state.CompanyState {
 			out = append(out, state.CompanyState{CompanyID: id, Cursor: state.Cursor{Since: p.cfg.StartFrom}})
 		}
 	}
-	sortCompanies(out)
+	slices.SortFunc(out, func(a, b state.CompanyState) int { return cmp.Compare(a.CompanyID, b.CompanyID) })
 	return out
 }
 

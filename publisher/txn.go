@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -440,16 +439,4 @@ func covaJSON(c *poller.Customer) []byte {
 		raw = fmt.Appendf(nil, `{"Id":%q,"Version":%d}`, c.Id, c.Version)
 	}
 	return raw
-}
-
-func sortCompanies(cs []state.CompanyState) {
-	slices.SortFunc(cs, func(a, b state.CompanyState) int {
-		switch {
-		case a.CompanyID < b.CompanyID:
-			return -1
-		case a.CompanyID > b.CompanyID:
-			return 1
-		}
-		return 0
-	})
 }

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"slices"
 )
 
@@ -125,15 +126,7 @@ func (x *Index) Companies() []CompanyState {
 	for _, c := range x.companies {
 		out = append(out, CompanyState{CompanyID: c.id, Cursor: c.cursor, HasCursor: c.hasCursor, Tracked: len(c.versions)})
 	}
-	slices.SortFunc(out, func(a, b CompanyState) int {
-		switch {
-		case a.CompanyID < b.CompanyID:
-			return -1
-		case a.CompanyID > b.CompanyID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b CompanyState) int { return cmp.Compare(a.CompanyID, b.CompanyID) })
 	return out
 }
 
