@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// scenarioRestore restarts covacdc on a state topic of MemoryCustomers tracked
+// customers (the memory scenario's, or one it loads first) and measures the
+// time from process start to the "state restored" line, after which the first
+// scan may start.
+func (b *bench) scenarioRestore(ctx context.Context) error {
+	c := b.cfg
+	if b.kept == nil {
+		s := b.report.section("memory: one unpaged response (loaded for restore)",
+			fmt.Sprintf("%d customers of one company in one response (simulate --ignore-paging)", c.MemoryCustomers))
+		r, err := b.runLoad(ctx, loadSpec{scenario: "memory", companies: 1, customers: c.MemoryCustomers,
+			simArgs: []string{"--ignore-paging"}, runArgs: []string{"--requests-per-minute", strconv.Itoa(c.LoadRPM)},
+			keep: true, every: 500 * time.Millisecond, timeout: 60 * time.Minute})
+		if err != nil {
+			return err
+		}
+		b.memoryFigures(s, 0, r)
+		s.target("covacdc peak RSS", "<=", 200, "")
+	}
+	kept := b.kept
+	s := b.report.section("restore: startup on a full state topic",
+		fmt.Sprintf("%d tracked customers in the state topic; time from process start to the \"state restored\" log line", kept.customers))
+	for i := range c.Runs {
+		cv, err := b.startCovacdc(ctx, kept.k, kept.n, kept.sim, 1, "--poll-interval", "1h")
+		if err != nil {
+			return err
+		}
+		l, err := cv.restored(ctx, 5*time.Minute)
+		if err != nil {
+			cv.kill()
+			return err
+		}
+		ps, err := cv.stop(30 * time.Second)
+		if err != nil {
+			return err
+		}
+		u := usageOf(ps)
+		if got := int(l.num("customers")); got != kept.customers {
+			return fmt.Errorf("restored %d customers, want %d", got, kept.customers)
+		}
+		s.add(i, "process start to state restored", "s", l.At.Sub(cv.start).Seconds())
+		if d, err := time.ParseDuration(l.str("duration")); err == nil {
+			s.add(i, "restore itself (logged duration)", "s", d.Seconds())
+		} else if v := l.num("duration"); v > 0 {
+			s.add(i, "restore itself (logged duration)", "s", v/1e9)
+		}
+		s.add(i, "state records read", "", l.num("records"))
+		s.add(i, "covacdc CPU (start, restore, stop)", "s", u.CPU.Seconds())
+		s.add(i, "covacdc peak RSS", "MB", float64(u.MaxRSSB)/1e6)
+	}
+	s.target("process start to state restored", "<=", 3, "with kfake")
+	b.closeKept()
+	return nil
+}
+
+// scenarioSteady loads SteadyCompanies small companies, then measures idle polls:
+// nothing changes, so each poll should be one request per company.
+func (b *bench) scenarioSteady(ctx context.Context) error {
+	c := b.cfg
+	s := b.report.section(fmt.Sprintf("steady: %d companies, nothing changing", c.SteadyCompanies),
+		fmt.Sprintf("%d customers each, simulate --trickle 0, covacdc --poll-interval %s, %d intervals measured after the initial load", c.SteadyCustomers, c.PollInterval, c.SteadyPolls))
+	for i := range c.Runs {
+		if err := b.steadyRun(ctx, s, i); err != nil {
+			return err
+		}
+	}
+	s.target("requests per company per poll interval (max over companies)", "==", 1, "")
+	s.target("requests per company per poll interval (min over companies)", "==", 1, "")
+	return nil
+}
+
+func (b *bench) steadyRun(ctx context.Context, s *section, run int) (err error) {
+	c := b.cfg
+	k, err := startKafka()
+	if err != nil {
+		return err
+	}
+	defer k.close()
+	sim, err := b.startSimulator(ctx, c.SteadyCustomers, c.SteadyCompanies)
+	if err != nil {
+		return err
+	}
+	defer sim.kill()
+	cv, err := b.startCovacdc(ctx, k, newNames("steady"), sim, c.SteadyCompanies, "--poll-interval", c.PollInterval.String())
+	if err != nil {
+		return err
+	}
+	defer cv.kill()
+	if _, _, _, err := cv.waitPublished(ctx, float64(c.SteadyCompanies*c.SteadyCustomers), 200*time.Millisecond, 10*time.Minute); err != nil {
+		return err
+	}
+	// Every company's initial scan has committed (its events are counted at
+	// commit); start measuring between two polls.
+	time.Sleep(c.PollInterval / 2)
+	m0, err := scrape(ctx, cv.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	cpu0, t0 := must(cv.cpu()), time.Now()
+	b.logf("steady: measuring %d idle poll intervals", c.SteadyPolls)
+	select {
+	case <-time.After(time.Duration(c.SteadyPolls) * c.PollInterval):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	m1, err := scrape(ctx, cv.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	cpu1, t1 := must(cv.cpu()), time.Now()
+	intervals := t1.Sub(t0).Seconds() / c.PollInterval.Seconds()
+	req0, req1 := m0.by("covacdc_cova_requests_total", "company_id"), m1.by("covacdc_cova_requests_total", "company_id")
+	scans0, scans1 := m0.by("covacdc_scan_duration_seconds_count", "company_id"), m1.by("covacdc_scan_duration_seconds_count", "company_id")
+	var perInterval, perScan []float64
+	totalScans := 0.0
+	for id := 1; id <= c.SteadyCompanies; id++ {
+		key := strconv.Itoa(id)
+		dr, ds := req1[key]-req0[key], scans1[key]-scans0[key]
+		perInterval = append(perInterval, math.Round(dr/intervals*100)/100)
+		if ds > 0 {
+			perScan = append(perScan, dr/ds)
+		}
+		totalScans += ds
+	}
+	errs := cv.errorLines()
+	ps, err := cv.stop(30 * time.Second)
+	if err != nil {
+		return err
+	}
+	st, err := sim.stopSimulator()
+	if err != nil {
+		return err
+	}
+	s.add(run, "requests per company per poll interval (max over companies)", "", slices.Max(perInterval))
+	s.add(run, "requests per company per poll interval (min over companies)", "", slices.Min(perInterval))
+	if len(perScan) > 0 {
+		s.add(run, "requests per scan (max over companies)", "", slices.Max(perScan))
+	}
+	s.add(run, "idle scans measured (all companies)", "", totalScans)
+	s.add(run, "covacdc CPU per idle poll", "ms", (cpu1-cpu0).Seconds()/totalScans*1000)
+	s.add(run, "covacdc CPU while idle", "% of one core", (cpu1-cpu0).Seconds()/t1.Sub(t0).Seconds()*100)
+	s.add(run, "covacdc peak RSS", "MB", float64(usageOf(ps).MaxRSSB)/1e6)
+	s.add(run, "CustomerFull requests (simulator, whole run)", "", float64(st.CustomerFullRequests))
+	s.add(run, "Cova requests (covacdc /metrics, at the last scrape)", "", m1.sum("covacdc_cova_requests_total"))
+	if len(errs) > 0 {
+		s.note("run %d: covacdc logged %d ERROR lines, first: %s", run+1, len(errs), errs[0])
+	}
+	s.note("CPU per idle poll is the process's CPU over the window divided by the scans in it: it includes the /metrics scrapes, Kafka metadata refreshes and readiness checks")
+	return nil
+}
+
+func must(d time.Duration, err error) time.Duration {
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// scenarioFreshness measures, under a trickle of changes, the time from a
+// change's LastModifiedDateUtc to when a read_committed consumer reads its event.
+func (b *bench) scenarioFreshness(ctx context.Context) error {
+	c := b.cfg
+	s := b.report.section("freshness: trickle of changes",
+		fmt.Sprintf("1 company of %d, simulate --trickle %g --latency %s --rate-limit-per-minute %d; covacdc --poll-interval %s --requests-per-minute %d; changes measured for %s after the initial load",
+			c.FreshCustomers, c.FreshTrickle, c.RateLatency, c.RateSimLimit, c.PollInterval, c.RateRPM, c.FreshFor))
+	for i := range c.Runs {
+		if err := b.freshRun(ctx, s, i); err != nil {
+			return err
+		}
+	}
+	s.note("read time: when the read_committed consumer (FetchMaxWait 100 ms) received the event, an upper bound of the commit; record timestamp: when covacdc produced it inside the transaction, a lower bound")
+	s.note("several changes of one customer within a poll interval are one event (its latest Version); only published events are measured")
+	return nil
+}
+
+func (b *bench) freshRun(ctx context.Context, s *section, run int) error {
+	c := b.cfg
+	k, err := startKafka()
+	if err != nil {
+		return err
+	}
+	defer k.close()
+	sim, err := b.startSimulator(ctx, c.FreshCustomers, 1, "--trickle", strconv.FormatFloat(c.FreshTrickle, 'g', -1, 64),
+		"--latency", c.RateLatency.String(), "--latency-jitter", c.RateJitter.String(), "--rate-limit-per-minute", strconv.Itoa(c.RateSimLimit))
+	if err != nil {
+		return err
+	}
+	defer sim.kill()
+	n := newNames("freshness")
+	cv, err := b.startCovacdc(ctx, k, n, sim, 1, "--poll-interval", c.PollInterval.String(), "--requests-per-minute", strconv.Itoa(c.RateRPM))
+	if err != nil {
+		return err
+	}
+	defer cv.kill()
+
+	var (
+		mu     sync.Mutex
+		events []committedEvent
+	)
+	cctx, stopConsumer := context.WithCancel(ctx)
+	defer stopConsumer()
+	consumed := make(chan error, 1)
+	go func() {
+		consumed <- consume(cctx, k, n.Events, true, func(ev committedEvent) bool {
+			if ev.ChangeType != "SNAPSHOT" {
+				mu.Lock()
+				events = append(events, ev)
+				mu.Unlock()
+			}
+			return true
+		})
+	}()
+	first, err := cv.waitLog(ctx, 10*time.Minute, "initial load", scanCommitted)
+	if err != nil {
+		return err
+	}
+	from := first.At
+	b.logf("freshness: initial load committed; measuring changes for %s", c.FreshFor)
+	select {
+	case <-time.After(c.FreshFor + 2*c.PollInterval + 5*time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	until := from.Add(c.FreshFor)
+	stopConsumer()
+	if err := <-consumed; err != nil {
+		return err
+	}
+	errs := cv.errorLines()
+	if _, err := cv.stop(30 * time.Second); err != nil {
+		return err
+	}
+	if _, err := sim.stopSimulator(); err != nil {
+		return err
+	}
+	var byRead, byRecord []float64
+	mu.Lock()
+	for _, ev := range events {
+		if ev.LastModified.Before(from) || ev.LastModified.After(until) {
+			continue
+		}
+		byRead = append(byRead, ev.ReadAt.Sub(ev.LastModified).Seconds())
+		byRecord = append(byRecord, ev.RecordTime.Sub(ev.LastModified).Seconds())
+	}
+	mu.Unlock()
+	if len(byRead) == 0 {
+		return fmt.Errorf("no change events with LastModifiedDateUtc in the %s after the initial load", c.FreshFor)
+	}
+	slices.Sort(byRead)
+	slices.Sort(byRecord)
+	s.add(run, "events measured", "", float64(len(byRead)))
+	s.add(run, "p50 LastModifiedDateUtc to read (committed)", "s", quantile(byRead, 0.5))
+	s.add(run, "p99 LastModifiedDateUtc to read (committed)", "s", quantile(byRead, 0.99))
+	s.add(run, "max LastModifiedDateUtc to read (committed)", "s", byRead[len(byRead)-1])
+	s.add(run, "p50 LastModifiedDateUtc to record timestamp", "s", quantile(byRecord, 0.5))
+	s.add(run, "p99 LastModifiedDateUtc to record timestamp", "s", quantile(byRecord, 0.99))
+	if len(errs) > 0 {
+		s.note("run %d: covacdc logged %d ERROR lines, first: %s", run+1, len(errs), errs[0])
+	}
+	return nil
+}
+
+// quantile of sorted values, nearest rank.
+func quantile(sorted []float64, q float64) float64 {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
