@@ -72,6 +72,9 @@ type scrapePoint struct {
 	Events   float64
 	Requests float64
 	CPU      time.Duration
+	RSS      int64
+	Heap     float64 // go_memstats_heap_inuse_bytes
+	Sys      float64 // go_memstats_sys_bytes
 }
 
 func (c *covacdc) waitPublished(ctx context.Context, want float64, every, timeout time.Duration) (time.Time, []scrapePoint, metrics, error) {
@@ -84,7 +87,8 @@ func (c *covacdc) waitPublished(ctx context.Context, want float64, every, timeou
 		now := time.Now()
 		if err == nil {
 			cpu, _ := c.cpu()
-			p := scrapePoint{At: now, Events: m.sum("covacdc_events_published_total"), Requests: m.sum("covacdc_cova_requests_total"), CPU: cpu}
+			p := scrapePoint{At: now, Events: m.sum("covacdc_events_published_total"), Requests: m.sum("covacdc_cova_requests_total"), CPU: cpu, RSS: c.rss(),
+				Heap: m.sum("go_memstats_heap_inuse_bytes"), Sys: m.sum("go_memstats_sys_bytes")}
 			points = append(points, p)
 			if p.Events >= want {
 				return now, points, m, nil
@@ -116,4 +120,15 @@ func maxPerMinute(points []scrapePoint) float64 {
 		best = max(best, points[i].Requests-points[j].Requests)
 	}
 	return best
+}
+
+// memoryTrace summarises the scrapes' resident set and Go heap over the run.
+func memoryTrace(points []scrapePoint, n int) string {
+	var b strings.Builder
+	step := max((len(points)+n-1)/n, 1)
+	for i := 0; i < len(points); i += step {
+		p := points[i]
+		fmt.Fprintf(&b, " %.0fev:rss=%.0fMB,heap=%.0fMB,sys=%.0fMB", p.Events, float64(p.RSS)/1e6, p.Heap/1e6, p.Sys/1e6)
+	}
+	return b.String()
 }

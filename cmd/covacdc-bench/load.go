@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -32,6 +33,8 @@ type loadRun struct {
 	Requests     float64
 	Throttled    float64
 	MaxPerMinute float64
+	PeakRSSSeen  int64   // highest VmRSS of the scrapes
+	HeapAtPeak   float64 // go_memstats_heap_inuse_bytes at that scrape
 	Errors       []string
 	Verify       verification
 	Sim          simStats
@@ -104,12 +107,20 @@ func (b *bench) runLoad(ctx context.Context, spec loadSpec) (_ *loadRun, err err
 	r.Requests = m.sum("covacdc_cova_requests_total")
 	r.Throttled = m.sum("covacdc_cova_throttled_total")
 	r.MaxPerMinute = maxPerMinute(points)
+	for _, p := range points {
+		if p.RSS > r.PeakRSSSeen {
+			r.PeakRSSSeen, r.HeapAtPeak = p.RSS, p.Heap
+		}
+	}
+	b.logf("%s: memory over the run:%s", spec.scenario, memoryTrace(points, 12))
 	r.Errors = cv.errorLines()
-	ps, err := cv.stop(30 * time.Second)
-	if err != nil {
+	if _, err := cv.stop(30 * time.Second); err != nil {
 		return nil, err
 	}
-	r.Usage = usageOf(ps)
+	r.Usage = cv.usage()
+	if ru, ok := cv.state.SysUsage().(*syscall.Rusage); ok {
+		b.logf("%s: peak RSS %.0f MB (VmHWM); rusage Maxrss %.0f MB (holds the bench's own, see usage)", spec.scenario, float64(r.Usage.PeakRSS)/1e6, float64(ru.Maxrss)/1e3)
+	}
 	b.logf("%s: %d customers committed in %s; verifying with a read_committed consumer", spec.scenario, r.Total, r.Wall.Round(time.Millisecond))
 	want := map[string]int{}
 	for i := 1; i <= spec.companies; i++ {
@@ -165,7 +176,7 @@ func (b *bench) scenarioLoad(ctx context.Context) error {
 		s.add(i, "covacdc CPU per 1,000 customers", "ms", perK*1000)
 		s.add(i, "decode-only CPU per 1,000 customers", "ms", decodePerK*1000)
 		s.add(i, "covacdc CPU / decode-only CPU", "x", perK/decodePerK)
-		s.add(i, "covacdc peak RSS", "MB", float64(r.Usage.MaxRSSB)/1e6)
+		s.add(i, "covacdc peak RSS", "MB", float64(r.Usage.PeakRSS)/1e6)
 		s.add(i, "Cova requests (covacdc)", "", r.Requests)
 		s.add(i, "CustomerFull requests (simulator, less the bench's own fetch)", "", float64(r.Sim.CustomerFullRequests-r.Fetched.Pages))
 		s.add(i, "JSON bytes per customer", "B", float64(r.Fetched.Bytes)/float64(r.Fetched.Customers))
@@ -202,7 +213,7 @@ func (b *bench) scenarioMemory(ctx context.Context) error {
 }
 
 func (b *bench) memoryFigures(s *section, i int, r *loadRun) {
-	s.add(i, "covacdc peak RSS", "MB", float64(r.Usage.MaxRSSB)/1e6)
+	s.add(i, "covacdc peak RSS", "MB", float64(r.Usage.PeakRSS)/1e6)
 	s.add(i, "wall time", "s", r.Wall.Seconds())
 	s.add(i, "customers/s", "1/s", float64(r.Total)/r.Wall.Seconds())
 	s.add(i, "covacdc CPU", "s", r.Usage.CPU.Seconds())

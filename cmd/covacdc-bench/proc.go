@@ -36,6 +36,8 @@ type child struct {
 	done   chan struct{} // closed when the process has exited
 	state  *os.ProcessState
 	err    error
+	// peakRSS is VmHWM just before SIGTERM.
+	peakRSS int64
 }
 
 // logLine is one log line: JSON fields for covacdc run, key=value text for simulate.
@@ -215,9 +217,14 @@ func (c *child) exited() bool {
 	}
 }
 
-// stop sends SIGTERM, waits up to timeout, then kills; it returns the exit state.
+// stop reads the peak RSS, sends SIGTERM, waits up to timeout, then kills; it
+// returns the exit state.
 func (c *child) stop(timeout time.Duration) (*os.ProcessState, error) {
 	if !c.exited() {
+		hwm := c.memStatus("VmHWM")
+		c.mu.Lock()
+		c.peakRSS = hwm
+		c.mu.Unlock()
 		_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	select {
@@ -259,22 +266,45 @@ func (c *child) cpu() (time.Duration, error) {
 	return time.Duration(u+sy) * time.Second / clockTicks, nil
 }
 
-// usage is what the kernel says a finished process used.
-type usage struct {
-	CPU     time.Duration // user + system
-	User    time.Duration
-	System  time.Duration
-	MaxRSSB int64 // peak resident set, bytes
+// memStatus reads one kB field of /proc/<pid>/status ("VmRSS", "VmHWM") in bytes;
+// 0 once the process is gone.
+func (c *child) memStatus(field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }
 
-func usageOf(ps *os.ProcessState) usage {
-	if ps == nil {
-		return usage{}
-	}
-	u := usage{User: ps.UserTime(), System: ps.SystemTime()}
-	u.CPU = u.User + u.System
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		u.MaxRSSB = ru.Maxrss * 1024 // kilobytes on Linux
+// rss is the resident set of the running process now (VmRSS), in bytes.
+func (c *child) rss() int64 { return c.memStatus("VmRSS") }
+
+// usage is what a finished process used.
+type usage struct {
+	CPU    time.Duration // user + system, from the kernel's accounting of the exited child
+	User   time.Duration
+	System time.Duration
+	// PeakRSS is the process's VmHWM read just before SIGTERM, in bytes. Not
+	// rusage's Maxrss: os/exec starts a child with vfork semantics, and Linux
+	// folds the parent's resident high-water mark into the child's Maxrss at
+	// exec, so Maxrss reports this bench process (kfake's data) instead.
+	PeakRSS int64
+}
+
+// usage returns what the exited process used (call after stop).
+func (c *child) usage() usage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u := usage{PeakRSS: c.peakRSS}
+	if c.state != nil {
+		u.User, u.System = c.state.UserTime(), c.state.SystemTime()
+		u.CPU = u.User + u.System
 	}
 	return u
 }

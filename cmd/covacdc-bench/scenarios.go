@@ -41,11 +41,10 @@ func (b *bench) scenarioRestore(ctx context.Context) error {
 			cv.kill()
 			return err
 		}
-		ps, err := cv.stop(30 * time.Second)
-		if err != nil {
+		if _, err := cv.stop(30 * time.Second); err != nil {
 			return err
 		}
-		u := usageOf(ps)
+		u := cv.usage()
 		if got := int(l.num("customers")); got != kept.customers {
 			return fmt.Errorf("restored %d customers, want %d", got, kept.customers)
 		}
@@ -57,7 +56,7 @@ func (b *bench) scenarioRestore(ctx context.Context) error {
 		}
 		s.add(i, "state records read", "", l.num("records"))
 		s.add(i, "covacdc CPU (start, restore, stop)", "s", u.CPU.Seconds())
-		s.add(i, "covacdc peak RSS", "MB", float64(u.MaxRSSB)/1e6)
+		s.add(i, "covacdc peak RSS", "MB", float64(u.PeakRSS)/1e6)
 	}
 	s.target("process start to state restored", "<=", 3, "with kfake")
 	b.closeKept()
@@ -134,8 +133,7 @@ func (b *bench) steadyRun(ctx context.Context, s *section, run int) (err error) 
 		totalScans += ds
 	}
 	errs := cv.errorLines()
-	ps, err := cv.stop(30 * time.Second)
-	if err != nil {
+	if _, err := cv.stop(30 * time.Second); err != nil {
 		return err
 	}
 	st, err := sim.stopSimulator()
@@ -150,7 +148,7 @@ func (b *bench) steadyRun(ctx context.Context, s *section, run int) (err error) 
 	s.add(run, "idle scans measured (all companies)", "", totalScans)
 	s.add(run, "covacdc CPU per idle poll", "ms", (cpu1-cpu0).Seconds()/totalScans*1000)
 	s.add(run, "covacdc CPU while idle", "% of one core", (cpu1-cpu0).Seconds()/t1.Sub(t0).Seconds()*100)
-	s.add(run, "covacdc peak RSS", "MB", float64(usageOf(ps).MaxRSSB)/1e6)
+	s.add(run, "covacdc peak RSS", "MB", float64(cv.usage().PeakRSS)/1e6)
 	s.add(run, "CustomerFull requests (simulator, whole run)", "", float64(st.CustomerFullRequests))
 	s.add(run, "Cova requests (covacdc /metrics, at the last scrape)", "", m1.sum("covacdc_cova_requests_total"))
 	if len(errs) > 0 {
