@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,14 +48,15 @@ func TestKillDuringInitialLoad(t *testing.T) {
 	e.sim.Generate(e.company, n)
 	t.Logf("generated %d customers in %v", n, time.Since(began).Round(100*time.Millisecond))
 
-	// Each kill comes once the load has passed a random point (and at least one
+	// Kill i comes once the load has passed a random point of the i-th of 20
+	// equal slices of the first 90% of the customers (and at least one
 	// transaction committed since the restart, so every cycle makes progress),
-	// after a random pause that lands it anywhere within a transaction.
+	// after a random pause that lands it anywhere within the next transactions.
+	// The points are spread so that the load is still running at the 20th kill.
 	targets := make([]float64, kills)
 	for i := range targets {
-		targets[i] = float64(n) * (0.02 + 0.9*rng.Float64())
+		targets[i] = 0.9 * float64(n) * (float64(i) + rng.Float64()) / kills
 	}
-	slices.Sort(targets)
 
 	stopTrickle := e.trickle(50)
 	defer stopTrickle()
@@ -65,32 +65,47 @@ func TestKillDuringInitialLoad(t *testing.T) {
 	load := time.Now()
 	for i := range kills {
 		p := mustStart(t, fmt.Sprintf("run#%d", i), secretEnv, args...)
-		restored := -1.0
-		var at float64
-		eventually(t, 20*time.Minute, fmt.Sprintf("kill %d: %.0f customers tracked", i+1, targets[i]), func() bool {
+		restored, at := -1.0, 0.0
+		deadline := time.Now().Add(20 * time.Minute)
+		for {
 			if p.exited() {
 				t.Fatalf("%s exited %d by itself\n%s", p.name, p.code, p.tail(40))
 			}
-			n, err := e.tracked(p)
-			if err != nil {
-				return false
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: the load did not reach %.0f customers within 20m (%.0f tracked)\n%s", i+1, targets[i], at, p.tail(40))
 			}
-			if restored < 0 {
-				restored = n
+			if v, err := e.tracked(p); err == nil {
+				if scans, _ := e.okScans(p); scans > 0 {
+					t.Fatalf("kill %d: the initial load was over before the kill (%.0f customers tracked, target %.0f): make %s larger",
+						i+1, v, targets[i], faultCustomersEnv)
+				}
+				if restored < 0 {
+					restored = v
+				}
+				at = v
+				if v >= max(targets[i], restored+1) {
+					break
+				}
 			}
-			at = n
-			return n >= max(targets[i], restored+1)
-		})
-		time.Sleep(time.Duration(rng.Int64N(int64(750 * time.Millisecond))))
+			time.Sleep(20 * time.Millisecond)
+		}
+		// The load runs at tens of thousands of customers a second here: the
+		// pause shrinks to nothing as the load nears the end of the slice, so
+		// that the kills stay spread over the load.
+		slice := 0.9 * float64(n) / kills
+		room := min(max((float64(i+1)*slice-at)/slice, 0), 1)
+		if maxPause := time.Duration(room * float64(400*time.Millisecond)); maxPause > 0 {
+			time.Sleep(time.Duration(rng.Int64N(int64(maxPause))))
+		}
 		scans, err := e.okScans(p)
 		if err != nil {
 			t.Fatalf("kill %d: scraping %s: %v", i+1, p.name, err)
 		}
 		if scans > 0 {
-			t.Fatalf("kill %d: the initial load was over before the kill (%s committed %v scans): make it larger", i+1, p.name, scans)
+			t.Fatalf("kill %d: the initial load was over before the kill (%s committed %v scans): make %s larger", i+1, p.name, scans, faultCustomersEnv)
 		}
 		p.kill(t)
-		t.Logf("kill %2d: SIGKILL after %4.1fs of uptime: %6.0f customers restored, %6.0f tracked at the last commit seen (%4.1f%% of %d)",
+		t.Logf("kill %2d: SIGKILL after %4.1fs of uptime: %6.0f customers tracked at start, %6.0f at the last commit seen (%4.1f%% of %d)",
 			i+1, time.Since(p.started).Seconds(), restored, at, 100*at/float64(n), n)
 		// Cova changes while covacdc is down, too.
 		e.sim.Modify(e.company, 100)
