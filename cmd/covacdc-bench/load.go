@@ -33,6 +33,7 @@ type loadRun struct {
 	Requests     float64
 	Throttled    float64
 	MaxPerMinute float64
+	Codes        map[string]float64 // covacdc's requests by HTTP status
 	PeakRSSSeen  int64   // highest VmRSS of the scrapes
 	HeapAtPeak   float64 // go_memstats_heap_inuse_bytes at that scrape
 	Errors       []string
@@ -106,6 +107,7 @@ func (b *bench) runLoad(ctx context.Context, spec loadSpec) (_ *loadRun, err err
 	r.CPUAtDone = points[len(points)-1].CPU
 	r.Requests = m.sum("covacdc_cova_requests_total")
 	r.Throttled = m.sum("covacdc_cova_throttled_total")
+	r.Codes = m.by("covacdc_cova_requests_total", "code")
 	r.MaxPerMinute = maxPerMinute(points)
 	for _, p := range points {
 		if p.RSS > r.PeakRSSSeen {
@@ -266,6 +268,7 @@ func (b *bench) scenarioRateLimit(ctx context.Context) error {
 				s.note("run %d: covacdc logged %d ERROR lines, first: %s", i+1, len(r.Errors), r.Errors[0])
 			}
 			s.note("verified: %d events, %d customers, no duplicates", r.Verify.Events, r.Verify.Customers)
+			s.note("run %d: covacdc's requests by code: %v", i+1, r.Codes)
 		}
 		s.target("wall / budget floor", "<=", 1.15, "")
 		s.target("429s received (covacdc_cova_throttled_total)", "==", 0, "")
