@@ -34,8 +34,8 @@ type loadRun struct {
 	Throttled    float64
 	MaxPerMinute float64
 	Codes        map[string]float64 // covacdc's requests by HTTP status
-	PeakRSSSeen  int64   // highest VmRSS of the scrapes
-	HeapAtPeak   float64 // go_memstats_heap_inuse_bytes at that scrape
+	PeakRSSSeen  int64              // highest VmRSS of the scrapes
+	HeapAtPeak   float64            // go_memstats_heap_inuse_bytes at that scrape
 	Errors       []string
 	Verify       verification
 	Sim          simStats
