@@ -58,7 +58,7 @@ func (b *bench) scenarioRestore(ctx context.Context) error {
 		s.add(i, "covacdc CPU (start, restore, stop)", "s", u.CPU.Seconds())
 		s.add(i, "covacdc peak RSS", "MB", float64(u.PeakRSS)/1e6)
 	}
-	s.target("process start to state restored", "<=", 3, "with kfake")
+	s.target("process start to state restored", "<=", 3, "set for kfake; this run: "+b.report.Kafka)
 	b.closeKept()
 	return nil
 }
