@@ -142,6 +142,24 @@ func TestKillDuringInitialLoad(t *testing.T) {
 // supervisor would; either way, once Cova is quiet and covacdc has caught up,
 // nothing is lost or duplicated.
 func TestBrokerRestartMidRun(t *testing.T) {
+	brokerRestarts(t,
+		kafkatest.RestartOptions{Down: 3 * time.Second},
+		kafkatest.RestartOptions{Kill: true},
+	)
+}
+
+// TestBrokerDownLongerThanTransactionTimeout keeps the broker down for 45s in the
+// middle of the initial load: longer than covacdc's 30s bound on ending a
+// transaction, as in a slow rolling restart or a network partition. covacdc must
+// come back by itself (or exit, to be restarted) once the broker is back.
+func TestBrokerDownLongerThanTransactionTimeout(t *testing.T) {
+	brokerRestarts(t, kafkatest.RestartOptions{Down: 45 * time.Second})
+}
+
+// brokerRestarts restarts the broker with each of restarts in turn, each once the
+// load has progressed by 10000 customers, under a supervised covacdc run, then
+// checks the events topic once Cova is quiet and covacdc has caught up.
+func brokerRestarts(t *testing.T, restarts ...kafkatest.RestartOptions) {
 	kafka := suite(t)
 	if ok, why := kafka.Restartable(); !ok {
 		t.Fatalf("fault suite: the broker cannot be restarted: %s (set %s to deploy/kafka-local's run directory)", why, kafkatest.RunDirEnv)
@@ -156,25 +174,27 @@ func TestBrokerRestartMidRun(t *testing.T) {
 	defer stopTrickle()
 	sup := supervise(t, "run", e.args(freeAddr(t)))
 
+	// progress waits until the state holds target customers; covacdc has 3
+	// minutes after a restart to resume (its retries and timeouts are far shorter).
 	progress := func(what string, target float64) float64 {
 		var at float64
-		eventually(t, 5*time.Minute, what, func() bool {
+		eventually(t, 3*time.Minute, what, func() bool {
 			v, err := e.tracked(sup.current())
 			at = v
 			return err == nil && v >= target
 		})
 		return at
 	}
-	at := progress("the load to pass 15000 customers", 15000)
-	t.Logf("restart 1 (clean, 3s down) at %.0f of %d customers tracked", at, n)
-	kafka.Restart(t, kafkatest.RestartOptions{Down: 3 * time.Second})
-	at = progress("progress after the first broker restart", at+10000)
-	t.Logf("restart 2 (SIGKILL) at %.0f customers tracked", at)
-	kafka.Restart(t, kafkatest.RestartOptions{Kill: true})
-	progress("the initial load to end", n)
+	at := 5000.0
+	for i, o := range restarts {
+		at = progress(fmt.Sprintf("the load to pass %.0f customers (before restart %d)", at+10000, i+1), at+10000)
+		t.Logf("restart %d (down %v, kill %v) at %.0f of %d customers tracked", i+1, o.Down, o.Kill, at, n)
+		kafka.Restart(t, o)
+	}
+	progress("the initial load to end after the broker came back", n)
 
 	stopTrickle()
-	e.waitCaughtUp(t, 5*time.Minute, sup.current)
+	e.waitCaughtUp(t, 3*time.Minute, sup.current)
 	sup.stop(t)
 	for i, x := range sup.restarts() {
 		t.Logf("covacdc exit %d: code %d after %v: %s", i+1, x.code, x.after.Round(100*time.Millisecond), x.lastErr)
@@ -184,48 +204,63 @@ func TestBrokerRestartMidRun(t *testing.T) {
 }
 
 // TestFencedBySecondInstance starts a second covacdc with the first one's
-// transactional id in the middle of the initial load: the first is fenced and exits
-// 1 saying so, the second takes over and finishes, and nothing is published twice.
+// transactional id, once in the middle of the initial load (the older instance has
+// a transaction open) and once between scans (it has none): the older is fenced and
+// exits 1 saying so, the newer takes over and goes on, and nothing is published
+// twice.
 func TestFencedBySecondInstance(t *testing.T) {
 	kafka := suite(t)
-	const n = 40000
-	_, seed := newRand(t)
-	e := newEnv(t, kafka, covatest.Config{Seed: int64(seed % (1 << 62)), NoServedLog: true})
-	e.sim.Generate(e.company, n)
-	e.sim.SetHazards(covatest.Hazards{Latency: 20 * time.Millisecond, LatencyJitter: 10 * time.Millisecond})
-	stopTrickle := e.trickle(50)
-	defer stopTrickle()
+	for _, tc := range []struct {
+		name  string
+		ready string
+		ok    func(e *env, older *proc) bool
+	}{
+		{"mid-load", "the older instance to pass 10000 customers", func(e *env, older *proc) bool {
+			v, err := e.tracked(older)
+			return err == nil && v >= 10000
+		}},
+		{"between-scans", "the older instance to finish the load", func(e *env, older *proc) bool {
+			s, err := e.okScans(older)
+			return err == nil && s >= 1
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 40000
+			_, seed := newRand(t)
+			e := newEnv(t, kafka, covatest.Config{Seed: int64(seed % (1 << 62)), NoServedLog: true})
+			e.sim.Generate(e.company, n)
+			e.sim.SetHazards(covatest.Hazards{Latency: 20 * time.Millisecond, LatencyJitter: 10 * time.Millisecond})
+			stopTrickle := e.trickle(50)
+			defer stopTrickle()
 
-	older := mustStart(t, "older", secretEnv, e.args(freeAddr(t))...)
-	eventually(t, 3*time.Minute, "the older instance to pass 10000 customers", func() bool {
-		if older.exited() {
-			t.Fatalf("older exited %d by itself\n%s", older.code, older.tail(40))
-		}
-		v, err := e.tracked(older)
-		return err == nil && v >= 10000
-	})
-	newer := mustStart(t, "newer", secretEnv, e.args(freeAddr(t))...)
-	code := older.wait(t, 2*time.Minute)
-	t.Logf("older exited %d %v after the newer started", code, time.Since(newer.started).Round(100*time.Millisecond))
-	want := `covacdc: fenced: another covacdc instance started with --transactional-id "` + e.txnID +
-		`" and took over; this one stops (run one instance per transactional id)`
-	if code != 1 || !strings.Contains(older.stderr.String(), want) {
-		t.Errorf("the fenced instance exited %d, want 1 with the line\n%s\n%s", code, want, older.tail(20))
+			older := mustStart(t, "older", secretEnv, e.args(freeAddr(t))...)
+			eventually(t, 3*time.Minute, tc.ready, func() bool {
+				if older.exited() {
+					t.Fatalf("older exited %d by itself\n%s", older.code, older.tail(40))
+				}
+				return tc.ok(e, older)
+			})
+			newer := mustStart(t, "newer", secretEnv, e.args(freeAddr(t))...)
+			code := older.wait(t, 2*time.Minute)
+			t.Logf("older exited %d, %v after the newer started:\n%s", code, time.Since(newer.started).Round(100*time.Millisecond), older.tail(1))
+			want := `covacdc: fenced: another covacdc instance started with --transactional-id "` + e.txnID +
+				`" and took over; this one stops (run one instance per transactional id)`
+			if code != 1 || !strings.Contains(older.stderr.String(), want) {
+				t.Errorf("the fenced instance exited %d, want 1 with the line\n%s\n%s", code, want, older.tail(20))
+			}
+			eventually(t, 5*time.Minute, "the newer instance to finish the load", func() bool {
+				if newer.exited() {
+					t.Fatalf("the newer instance exited %d\n%s", newer.code, newer.tail(40))
+				}
+				s, err := e.okScans(newer)
+				return err == nil && s >= 1
+			})
+			stopTrickle()
+			e.waitCaughtUp(t, 3*time.Minute, func() *proc { return newer })
+			newer.stop(t)
+			e.check(t)
+		})
 	}
-	if newer.exited() {
-		t.Fatalf("the newer instance exited %d\n%s", newer.code, newer.tail(40))
-	}
-	eventually(t, 5*time.Minute, "the newer instance to finish the load", func() bool {
-		if newer.exited() {
-			t.Fatalf("the newer instance exited %d\n%s", newer.code, newer.tail(40))
-		}
-		s, err := e.okScans(newer)
-		return err == nil && s >= 1
-	})
-	stopTrickle()
-	e.waitCaughtUp(t, 3*time.Minute, func() *proc { return newer })
-	newer.stop(t)
-	e.check(t)
 }
 
 // TestCovaOutage takes Cova down in the middle of the initial load: every request
@@ -603,6 +638,21 @@ func (p *proc) tail(n int) string {
 	return fmt.Sprintf("---- last lines of %s's stderr ----\n%s", p.name, strings.Join(lines, "\n"))
 }
 
+// firstProblems returns the first n WARN and ERROR lines of the process's stderr:
+// where a failure began, which its tail may no longer show.
+func (p *proc) firstProblems(n int) string {
+	var out []string
+	for _, l := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+			out = append(out, l)
+			if len(out) == n {
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("---- first warnings and errors of %s ----\n%s", p.name, strings.Join(out, "\n"))
+}
+
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -844,7 +894,8 @@ func supervise(t *testing.T, name string, args []string) *supervisor {
 	t.Cleanup(func() {
 		s.halt()
 		if t.Failed() {
-			t.Logf("supervised covacdc: %d exits before\n%s", len(s.restarts()), s.current().tail(60))
+			cur := s.current()
+			t.Logf("supervised covacdc: %d exits before\n%s\n%s", len(s.restarts()), cur.firstProblems(25), cur.tail(30))
 		}
 	})
 	return s
