@@ -1,8 +1,10 @@
 package poller
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -218,6 +220,36 @@ func BenchmarkDecodeCustomer(b *testing.B) {
 	for b.Loop() {
 		if _, err := DecodeCustomer(raw); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkElemReader splits a streamed page of typical records into elements,
+// the work the stream does before DecodeCustomer sees a record.
+func BenchmarkElemReader(b *testing.B) {
+	raw := typicalRecord(b)
+	page := append([]byte("["), raw...)
+	for range 99 {
+		page = append(append(page, ','), raw...)
+	}
+	page = append(page, ']')
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		er := newElemReader(bytes.NewReader(page))
+		n := 0
+		for {
+			_, err := er.next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != 100 {
+			b.Fatalf("%d elements, want 100", n)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -184,20 +185,26 @@ func (e *elemReader) element() ([]byte, error) {
 	scalar := e.buf[i] != '{' && e.buf[i] != '[' && e.buf[i] != '"'
 	for {
 		for ; i < e.end; i++ {
-			c := e.buf[i]
 			if inStr {
-				switch c {
-				case '\\':
-					i++ // skip the escaped byte (may step past end; handled below)
-				case '"':
-					inStr = false
-					if depth == 0 {
-						i++
-						return e.take(i), nil
-					}
+				// Most of a record is string contents: jump to the next quote
+				// (IndexByte is vectorised) instead of looking at every byte.
+				j := bytes.IndexByte(e.buf[i:e.end], '"')
+				if j < 0 {
+					i = e.end
+					break
+				}
+				i += j
+				if escapedQuote(e.buf[e.start:i]) {
+					continue
+				}
+				inStr = false
+				if depth == 0 {
+					i++
+					return e.take(i), nil
 				}
 				continue
 			}
+			c := e.buf[i]
 			if scalar {
 				switch c {
 				case ',', ']', ' ', '\t', '\n', '\r':
@@ -228,6 +235,17 @@ func (e *elemReader) element() ([]byte, error) {
 		}
 		i = e.start + off
 	}
+}
+
+// escapedQuote says whether the quote that follows b is escaped: preceded by an
+// odd number of backslashes. b holds the element up to the quote, so a run of
+// backslashes never reaches before the string's opening quote.
+func escapedQuote(b []byte) bool {
+	n := 0
+	for k := len(b) - 1; k >= 0 && b[k] == '\\'; k-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 func (e *elemReader) take(i int) []byte {
