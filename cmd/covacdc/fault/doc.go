@@ -11,6 +11,8 @@
 //
 // The tests run only with COVACDC_FAULT_SUITE=1 and KAFKA_BROKERS naming the broker of
 // deploy/kafka-local (the broker-restart scenario restarts it through its run directory);
-// otherwise they skip and say why. .ci/run runs them. Sizes and durations are environment
-// variables (see faultCustomersEnv, outageEnv); the package holds no code besides its tests.
+// otherwise they skip and say why. .ci/run runs them. Knobs: COVACDC_FAULT_CUSTOMERS (the
+// kill scenario's initial load, default 200000), COVACDC_FAULT_OUTAGE (how long Cova answers
+// 503, default 2m), COVACDC_FAULT_SEED (replays the kill points and the generated data). The
+// package holds no code besides its tests.
 package fault
