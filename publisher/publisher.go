@@ -82,6 +82,7 @@ type Publisher struct {
 	txnDLQ     map[dlqKey]int
 	scans      map[int64]*Scan // open scans by company
 	needReload bool            // a commit's outcome is unknown: reread the state first
+	renew      bool            // the client could not end its transaction: replace it first
 	fenced     error
 	closed     bool
 
@@ -214,8 +215,7 @@ func (p *Publisher) syncState(ctx context.Context) error {
 	}
 	if err != nil {
 		if !isFenced(err) {
-			_ = p.cl.AbortBufferedRecords(endCtx)
-			_ = p.cl.EndTransaction(endCtx, kgo.TryAbort)
+			p.abort()
 		}
 		return p.startErr(err)
 	}
@@ -230,6 +230,41 @@ func (p *Publisher) syncState(ctx context.Context) error {
 	p.needReload = false
 	p.log.Info("state restored", "topic", p.cfg.State.Topic, "records", stats.Records,
 		"customers", idx.Len(), "companies", len(idx.Companies()), "duration", stats.Duration)
+	return nil
+}
+
+// abort ends the client's open transaction by aborting it, under a timeout of
+// its own: the flush or commit before it may have used up theirs. When even the
+// abort fails (the broker has been gone longer than EndTimeout), kgo still holds
+// the transaction and would refuse every new one, so the client is marked for
+// renewal. Called with txnMu (or before the publisher is shared).
+func (p *Publisher) abort() error {
+	ctx, cancel := p.endCtx(context.Background())
+	defer cancel()
+	_ = p.cl.AbortBufferedRecords(ctx)
+	err := p.cl.EndTransaction(ctx, kgo.TryAbort)
+	if err != nil && !isFenced(err) {
+		p.renew = true
+		p.needReload = true
+	}
+	return err
+}
+
+// renewClient replaces a client that could not end its transaction with a new
+// one. The new client's first transaction initialises the producer id again,
+// which makes the broker abort whatever the old one left open; the state is
+// then reread (needReload), since the old transaction's outcome is unknown.
+// Called with txnMu.
+func (p *Publisher) renewClient() error {
+	cl, err := kgo.NewClient(p.cfg.kgoOpts()...)
+	if err != nil {
+		return fmt.Errorf("publisher: replacing the Kafka client: %w", err)
+	}
+	p.cl.Close()
+	p.cl = cl
+	p.renew = false
+	p.needReload = true
+	p.log.Warn("replaced the Kafka client after a transaction that could not be ended")
 	return nil
 }
 

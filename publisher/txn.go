@@ -136,7 +136,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			}
 			continue
 		}
-		if err := s.begin(); err != nil {
+		if err := s.begin(ctx); err != nil {
 			return err
 		}
 		p.cl.Produce(ctx, &kgo.Record{
@@ -190,7 +190,7 @@ func (s *Scan) deadLetter(ctx context.Context, key, raw []byte, reason string, c
 	if len(msg) > maxErrorHeader {
 		msg = msg[:maxErrorHeader]
 	}
-	if err := s.begin(); err != nil {
+	if err := s.begin(ctx); err != nil {
 		return err
 	}
 	p.cl.Produce(ctx, &kgo.Record{
@@ -215,12 +215,17 @@ func (s *Scan) deadLetter(ctx context.Context, key, raw []byte, reason string, c
 }
 
 // begin opens a transaction if none is open and records that s has records in it.
-func (s *Scan) begin() error {
+func (s *Scan) begin(ctx context.Context) error {
 	p := s.p
 	if !p.inTxn {
+		if p.renew {
+			if err := p.renewClient(); err != nil {
+				return err
+			}
+		}
 		if p.needReload {
 			// The last commit's outcome is unknown: reread what committed.
-			if err := p.syncState(context.Background()); err != nil {
+			if err := p.syncState(ctx); err != nil {
 				return err
 			}
 		}
@@ -279,7 +284,7 @@ func (s *Scan) Complete(ctx context.Context, next state.Cursor) error {
 	if next.Scans <= prev.Scans {
 		next.Scans = prev.Scans + 1
 	}
-	if err := s.begin(); err != nil {
+	if err := s.begin(ctx); err != nil {
 		return err
 	}
 	p.cl.Produce(ctx, &kgo.Record{
@@ -362,10 +367,7 @@ func (p *Publisher) endTxn(ctx context.Context, commit bool) error {
 	if endErr != nil && !errors.Is(endErr, kerr.OperationNotAttempted) && !errors.Is(endErr, kerr.TransactionAbortable) {
 		p.needReload = true
 	}
-	if err != nil {
-		_ = p.cl.AbortBufferedRecords(endCtx)
-	}
-	abortErr := p.cl.EndTransaction(endCtx, kgo.TryAbort)
+	abortErr := p.abort()
 	p.inTxn = false
 	p.txnAborted()
 	p.m.txns.WithLabelValues("aborted").Inc()
@@ -376,7 +378,7 @@ func (p *Publisher) endTxn(ctx context.Context, commit bool) error {
 			p.m.txns.WithLabelValues("fenced").Inc()
 			return p.fenced
 		}
-		// The client may be unusable; the next BeginTransaction says so.
+		// abort marked the client for renewal before the next transaction.
 		p.log.Error("aborting a transaction", "error", abortErr)
 	}
 	p.log.Warn("transaction aborted", "events", events, "error", cause)
