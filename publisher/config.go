@@ -30,6 +30,11 @@ type Config struct {
 	MaxTransactionAge time.Duration
 	// EndTimeout bounds flushing and ending one transaction, and Close. Default 30s.
 	EndTimeout time.Duration
+	// AllowNewStateTopic lets New create a missing state topic even though the
+	// events topic already holds events. Without it New refuses (ErrStateMissing):
+	// a new, empty state would publish every customer again. Set it for a
+	// deliberate resync, or for a new instance that shares the events topic.
+	AllowNewStateTopic bool
 }
 
 // DefaultConfig returns the defaults, without KafkaOpts.

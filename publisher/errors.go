@@ -30,3 +30,7 @@ func isFenced(err error) bool {
 func fencedError(txnID string, cause error) error {
 	return fmt.Errorf("%w (transactional id %q): stop this instance: %v", ErrFenced, txnID, cause)
 }
+
+// ErrStateMissing means the state topic is gone while the events topic holds
+// events: starting with an empty state would publish every customer again.
+var ErrStateMissing = errors.New("publisher: state topic missing")

@@ -160,6 +160,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 
 func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error {
 	adm := kadm.NewClient(p.cl)
+	if !p.cfg.AllowNewStateTopic {
+		if err := p.checkStateNotLost(ctx, adm); err != nil {
+			return err
+		}
+	}
 	for _, topic := range []string{p.cfg.Topic, p.cfg.DLQTopic} {
 		resp, err := adm.CreateTopic(ctx, p.cfg.TopicPartitions, p.cfg.TopicReplicationFactor, nil, topic)
 		if err == nil {
@@ -183,6 +188,45 @@ func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error 
 		}
 	}
 	return nil
+}
+
+// checkStateNotLost refuses to start on a missing state topic when the events
+// topic already holds events: the state was deleted (or a wrong --state-topic
+// given), and an empty state would publish every customer a second time.
+func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client) error {
+	topics, err := adm.ListTopics(ctx, p.cfg.State.Topic, p.cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("publisher: listing topics: %w", err)
+	}
+	if topics.Has(p.cfg.State.Topic) || !topics.Has(p.cfg.Topic) {
+		return nil
+	}
+	starts, err := adm.ListStartOffsets(ctx, p.cfg.Topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, p.cfg.Topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+	}
+	var held int64 // offsets, transaction markers included
+	ends.Each(func(end kadm.ListedOffset) {
+		if start, ok := starts.Lookup(end.Topic, end.Partition); ok && end.Offset > start.Offset {
+			held += end.Offset - start.Offset
+		}
+	})
+	if held == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: state topic %q does not exist but events topic %q is not empty (%d offsets); "+
+		"restore the state topic, or start with --allow-new-state-topic to publish every customer again",
+		ErrStateMissing, p.cfg.State.Topic, p.cfg.Topic, held)
 }
 
 // syncState commits a startup marker to every state partition (fencing any

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/publisher/kafkatest"
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
@@ -380,6 +381,44 @@ func TestStateTopicNotCompactedIsRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMissingStateTopicIsRefused starts a publisher whose state topic is gone
+// while its events topic holds events: it refuses, rather than publish every
+// customer a second time, unless AllowNewStateTopic says that is the intent.
+func TestMissingStateTopicIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	p := e.open(nil)
+	cs := []poller.Customer{customer(1, 1), customer(2, 1), customer(3, 1)}
+	if err := e.runScan(ctx, p, 1, scanPlan{batches: [][]poller.Customer{cs}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	e.cfg.State.Topic = kafkatest.Name(t, "state-lost") // as if deleted, or mistyped
+	p2, err := New(ctx, e.cfg, WithEncoder(e.enc))
+	if err == nil {
+		p2.Close(ctx)
+		t.Fatal("New started on a missing state topic while the events topic holds events")
+	}
+	if !errors.Is(err, ErrStateMissing) {
+		t.Fatalf("New: %v, want ErrStateMissing", err)
+	}
+	for _, want := range []string{e.cfg.State.Topic, e.cfg.Topic, "is not empty", "--allow-new-state-topic"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+
+	e.cfg.AllowNewStateTopic = true
+	p3 := e.open(nil)
+	if got := len(p3.Companies()); got != 0 {
+		t.Errorf("new state holds %d companies, want none", got)
 	}
 }
 

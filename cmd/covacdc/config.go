@@ -182,6 +182,7 @@ type runFlags struct {
 	StateRF           int
 	StateMinISR       int
 	MaxEventsPerTxn   int
+	AllowNewState     bool
 }
 
 func runCommand(f *runFlags) *command {
@@ -220,6 +221,7 @@ func runCommand(f *runFlags) *command {
 	c.Int(&f.StateRF, "state-replication-factor", -1, "Replication factor of the state topic when created; -1: the broker's default.")
 	c.Int(&f.StateMinISR, "state-min-insync-replicas", 0, "min.insync.replicas of the state topic when created; 0: the broker's default.")
 	c.Int(&f.MaxEventsPerTxn, "max-events-per-transaction", 2000, "Most events in one Kafka transaction; a scan spans several when larger.")
+	c.Bool(&f.AllowNewState, "allow-new-state-topic", false, "Create a missing state topic even though the events topic already has events, publishing every customer again (a deliberate resync, or a new instance sharing the events topic). Without it covacdc refuses to start.")
 	return c
 }
 
@@ -382,7 +384,8 @@ func (f *runFlags) validate() (runConfig, error) {
 			ReplicationFactor: int16(f.StateRF),
 			MinInsyncReplicas: f.StateMinISR,
 		},
-		StartFrom: startFrom,
+		StartFrom:          startFrom,
+		AllowNewStateTopic: f.AllowNewState,
 	}
 	cfg.PollInterval = f.PollInterval
 	cfg.Once = f.Once
