@@ -1111,18 +1111,17 @@ func TestStateTopicDeletedWhileRunning(t *testing.T) {
 	}
 	t.Logf("independent consumer (read_committed): customers %d of %d expected, events %d, duplicates %d, regressions %d, missing %d, unexpected %d, malformed %d",
 		r.Customers, r.ExpectedCustomers, r.Events, r.Duplicates, r.Regressions, r.Missing, r.Unexpected, r.Malformed)
-	if code != 0 {
-		// A refusal is acceptable when it says why; nothing may be published twice.
-		if !strings.Contains(again.stderr.String(), e.state) {
-			t.Errorf("the restarted covacdc exited %d without naming the state topic %s", code, e.state)
-		}
-		if r.Duplicates > 0 || r.Regressions > 0 {
-			t.Errorf("the independent consumer found violations:\n%s", r.Output)
-		}
-		return
+	// The restart must refuse, saying why and how to proceed: an empty state
+	// would publish every customer again.
+	if code != 1 {
+		t.Errorf("the restarted covacdc exited %d, want 1 (a refusal)", code)
 	}
-	// It ran: then it must have resynced exactly.
-	if !r.OK {
-		t.Errorf("after its state topic was deleted, the restarted covacdc exited 0 and the events topic has violations:\n%s", r.Output)
+	for _, want := range []string{e.state, "--allow-new-state-topic"} {
+		if !strings.Contains(again.stderr.String(), want) {
+			t.Errorf("the restarted covacdc's message does not mention %q:\n%s", want, again.tail(4))
+		}
+	}
+	if r.Duplicates > 0 || r.Regressions > 0 {
+		t.Errorf("the independent consumer found violations:\n%s", r.Output)
 	}
 }
