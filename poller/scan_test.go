@@ -62,8 +62,11 @@ func TestShiftingPages(t *testing.T) {
 				// Every row that existed when the scan began must be there, at
 				// its version then or later.
 				assertComplete(t, initial, got)
-				// The next scan delivers the rest.
+				// The next scan delivers the rest. A request the finished scan
+				// fetched ahead may still be in the handler: change it under its lock.
+				f.mu.Lock()
 				f.between = nil
+				f.mu.Unlock()
 				got2, _, err := collect(t, c, time.Time{})
 				if err != nil {
 					t.Fatal(err)
