@@ -624,3 +624,28 @@ func TestMetricNames(t *testing.T) {
 		t.Errorf("requests_total{code=200} = %v", v)
 	}
 }
+
+// TestCancelledFetchAheadIsNotAnError ends a scan while pages fetched ahead past
+// its end are still in flight: the scan cancels them itself, and an alert on
+// covacdc_cova_requests_total{code="error"} must not see them.
+func TestCancelledFetchAheadIsNotAnError(t *testing.T) {
+	f := newFakeCova(t, 1000)
+	f.status = func(_ int, _ http.ResponseWriter) bool {
+		time.Sleep(50 * time.Millisecond) // keep the requests fetched ahead in flight
+		return false
+	}
+	reg := prometheus.NewRegistry()
+	c, _ := newTestClient(t, f, func(cfg *Config) { cfg.FetchAhead = 4 }, WithRegisterer(reg))
+	_, res, err := collect(t, c, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := testutil.ToFloat64(c.metrics.requests.WithLabelValues("42", "error")); v != 0 {
+		t.Errorf(`requests_total{code="error"} = %v after a clean scan, want 0`, v)
+	}
+	ok := testutil.ToFloat64(c.metrics.requests.WithLabelValues("42", "200"))
+	if int(ok) > res.Requests || ok < 1 {
+		t.Errorf(`requests_total{code="200"} = %v, scan made %d requests`, ok, res.Requests)
+	}
+	t.Logf("requests: %d by the scan, %v answered 200", res.Requests, ok)
+}

@@ -66,11 +66,13 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, onAttempt f
 		if err != nil {
 			cancel()
 			c.release()
-			c.metrics.requests.WithLabelValues(label, "error").Inc()
 			onAttempt(time.Time{})
 			if ctx.Err() != nil {
+				// Cancelled by the caller (a scan that no longer needs a page it
+				// fetched ahead, or shutdown): not a Cova error.
 				return nil, ctx.Err()
 			}
+			c.metrics.requests.WithLabelValues(label, "error").Inc()
 			if rerr := retry(err); rerr != nil {
 				return nil, rerr
 			}
