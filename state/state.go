@@ -5,9 +5,6 @@
 // never writes to Kafka itself.
 package state
 
-// THIS FILE IS THE PINNED API CONTRACT (what cmd/covacdc and publisher use).
-// Implement it (split into files as you like); add what you need, rename nothing.
-
 import (
 	"time"
 )

@@ -7,8 +7,6 @@
 // reads the API the way the client does would let a shared mistake pass every test.
 package covatest
 
-// THIS FILE IS THE PINNED API CONTRACT. Implement it; do not rename anything here.
-
 import "time"
 
 // Order is the row order CustomerFull serves in. Cova documents none.
