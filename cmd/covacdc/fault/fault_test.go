@@ -114,13 +114,7 @@ func TestKillDuringInitialLoad(t *testing.T) {
 
 	// The last restart finishes the load while Cova still changes.
 	last := mustStart(t, "run#last", secretEnv, args...)
-	eventually(t, 20*time.Minute, "the restarted covacdc to finish the initial load", func() bool {
-		if last.exited() {
-			t.Fatalf("%s exited %d by itself\n%s", last.name, last.code, last.tail(40))
-		}
-		s, err := e.okScans(last)
-		return err == nil && s >= 1
-	})
+	e.waitLoaded(t, 20*time.Minute, last, "the restarted covacdc to finish the initial load")
 	t.Logf("initial load of %d customers with %d kills finished in %v", n, kills, time.Since(load).Round(time.Second))
 	stopTrickle()
 	last.stop(t)
@@ -248,13 +242,7 @@ func TestFencedBySecondInstance(t *testing.T) {
 			if code != 1 || !strings.Contains(older.stderr.String(), want) {
 				t.Errorf("the fenced instance exited %d, want 1 with the line\n%s\n%s", code, want, older.tail(20))
 			}
-			eventually(t, 5*time.Minute, "the newer instance to finish the load", func() bool {
-				if newer.exited() {
-					t.Fatalf("the newer instance exited %d\n%s", newer.code, newer.tail(40))
-				}
-				s, err := e.okScans(newer)
-				return err == nil && s >= 1
-			})
+			e.waitLoaded(t, 5*time.Minute, newer, "the newer instance to finish the load")
 			stopTrickle()
 			e.waitCaughtUp(t, 3*time.Minute, func() *proc { return newer })
 			newer.stop(t)
@@ -359,11 +347,7 @@ func TestCovaOutage(t *testing.T) {
 	}
 	e.sim.SetHazards(covatest.Hazards{})
 
-	eventually(t, 5*time.Minute, "the load to finish after the outage", func() bool {
-		alive()
-		s, err := e.okScans(p)
-		return err == nil && s >= 1
-	})
+	e.waitLoaded(t, 5*time.Minute, p, "the load to finish after the outage")
 	stopTrickle()
 	e.waitCaughtUp(t, 3*time.Minute, func() *proc { return p })
 	p.stop(t)
@@ -964,6 +948,19 @@ func (s *supervisor) stop(t *testing.T) {
 	s.current().stop(t)
 }
 
+// waitLoaded waits until p has committed its first scan (the initial load),
+// failing at once if p exits by itself.
+func (e *env) waitLoaded(t *testing.T, d time.Duration, p *proc, what string) {
+	t.Helper()
+	eventually(t, d, what, func() bool {
+		if p.exited() {
+			t.Fatalf("%s exited %d by itself\n%s", p.name, p.code, p.tail(40))
+		}
+		s, err := e.okScans(p)
+		return err == nil && s >= 1
+	})
+}
+
 // waitCaughtUp waits until a running covacdc has committed two scans that began
 // after this call, so whatever Cova held at the call is published. get returns
 // the process to watch (a supervisor's current one may change meanwhile).
@@ -1044,13 +1041,7 @@ func TestStateTopicDeletedWhileRunning(t *testing.T) {
 	stopTrickle := e.trickle(20)
 	defer stopTrickle()
 	p := mustStart(t, "run", secretEnv, e.args(freeAddr(t))...)
-	eventually(t, 3*time.Minute, "the initial load to finish", func() bool {
-		if p.exited() {
-			t.Fatalf("covacdc exited %d\n%s", p.code, p.tail(40))
-		}
-		s, err := e.okScans(p)
-		return err == nil && s >= 1
-	})
+	e.waitLoaded(t, 3*time.Minute, p, "the initial load to finish")
 	e.waitCaughtUp(t, time.Minute, func() *proc { return p })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
