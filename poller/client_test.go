@@ -197,6 +197,9 @@ func collect(t *testing.T, c *Client, since time.Time) (map[string]int64, ScanRe
 			t.Errorf("batch of %d exceeds the page size", len(b.Customers)+len(b.Invalid))
 		}
 		for _, cu := range b.Customers {
+			if cu.LastModifiedDateUtc.Raw == "" || cu.LastModifiedDateUtc.Time.IsZero() {
+				t.Errorf("customer %s handed on without its LastModifiedDateUtc: not decoded in full", cu.Id)
+			}
 			k := cu.Id + "/" + strconv.FormatInt(cu.Version, 10)
 			if seen[k] {
 				t.Errorf("%s handed on twice in one scan", k)

@@ -1,10 +1,12 @@
 package poller
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -18,14 +20,20 @@ func DecodeCustomer(raw []byte) (Customer, error) {
 	d := decoder{s: string(raw)}
 	c, err := d.customer()
 	if err != nil {
-		var de *decodeError
-		reason := "bad_json"
-		if errors.As(err, &de) {
-			reason = de.reason
-		}
-		return Customer{}, &RecordError{Raw: json.RawMessage(append([]byte(nil), raw...)), Reason: reason, Err: err}
+		return Customer{}, recordError(raw, err)
 	}
 	return c, nil
+}
+
+// recordError is the RecordError of an element that failed to decode, with a
+// copy of the element.
+func recordError(raw []byte, err error) *RecordError {
+	var de *decodeError
+	reason := "bad_json"
+	if errors.As(err, &de) {
+		reason = de.reason
+	}
+	return &RecordError{Raw: json.RawMessage(bytes.Clone(raw)), Reason: reason, Err: err}
 }
 
 // decodeError carries the short label a RecordError reports as Reason.
@@ -461,7 +469,116 @@ func list[T any](d *decoder, field string, dst *[]T, elem func(*T) error) error 
 	return err
 }
 
+// guid reads a customer's Id: a GUID string, kept as sent and parsed.
+func (d *decoder) guid(key string) (string, [16]byte, error) {
+	if d.peek() != '"' {
+		return "", [16]byte{}, d.badType(key, "GUID string")
+	}
+	v, err := d.str()
+	if err != nil {
+		return "", [16]byte{}, err
+	}
+	b, ok := parseGUID(v)
+	if !ok {
+		return "", b, fail("bad_id", "field %q: %q is not a GUID", key, truncate(v, 64))
+	}
+	return v, b, nil
+}
+
+// identity reads only the Id and Version of the customer object at d.i,
+// leaving d.i just after the object. The other values are skipped, not
+// validated: a row read this way is decoded in full (customer) before anything
+// but its identity is used. It fails where customer would fail on Id or Version.
+func (d *decoder) identity() (id string, idBytes [16]byte, version int64, err error) {
+	var haveID, haveVersion bool
+	err = d.object(func(key string) error {
+		switch key {
+		case "Id":
+			var err error
+			id, idBytes, err = d.guid(key)
+			haveID = err == nil
+			return err
+		case "Version":
+			v, err := d.integer(key)
+			if err != nil {
+				return err
+			}
+			version, haveVersion = v, true
+			return nil
+		}
+		return d.skipUnchecked()
+	})
+	if err == nil && (!haveID || !haveVersion) {
+		err = fail("missing_id", "no Id or no Version")
+	}
+	return id, idBytes, version, err
+}
+
+// skipUnchecked consumes one value, tracking only strings and nesting (as the
+// element splitter does), without validating it.
+func (d *decoder) skipUnchecked() error {
+	depth := 0
+	for d.i < len(d.s) {
+		switch d.s[d.i] {
+		case '"':
+			j := d.i + 1
+			for {
+				k := strings.IndexByte(d.s[j:], '"')
+				if k < 0 {
+					return d.syntax("unterminated string")
+				}
+				j += k
+				n := 0
+				for b := j - 1; d.s[b] == '\\'; b-- {
+					n++
+				}
+				if n%2 == 0 {
+					break
+				}
+				j++
+			}
+			d.i = j + 1
+			if depth == 0 {
+				return nil
+			}
+		case '{', '[':
+			depth++
+			d.i++
+		case '}', ']':
+			if depth == 0 {
+				return nil // the end of the enclosing object: a scalar ended
+			}
+			depth--
+			d.i++
+			if depth == 0 {
+				return nil
+			}
+		case ',':
+			if depth == 0 {
+				return nil
+			}
+			d.i++
+		default:
+			d.i++
+		}
+	}
+	return d.syntax("unterminated value")
+}
+
+// customer decodes the element that is the whole of d.s.
 func (d *decoder) customer() (Customer, error) {
+	c, err := d.record()
+	if err != nil {
+		return Customer{}, err
+	}
+	if d.peek() != 0 {
+		return Customer{}, d.syntax("data after the record")
+	}
+	return c, nil
+}
+
+// record decodes the customer object at d.i, leaving d.i just after it.
+func (d *decoder) record() (Customer, error) {
 	var c Customer
 	var haveID, haveVersion, haveLMD bool
 	if d.peek() != '{' {
@@ -507,16 +624,9 @@ func (d *decoder) customer() (Customer, error) {
 				haveID = false
 				return nil
 			}
-			if d.peek() != '"' {
-				return d.badType(key, "GUID string")
-			}
-			v, err := d.str()
+			v, b, err := d.guid(key)
 			if err != nil {
 				return err
-			}
-			b, ok := parseGUID(v)
-			if !ok {
-				return fail("bad_id", "field \"Id\": %q is not a GUID", truncate(v, 64))
 			}
 			c.Id, c.IdBytes, haveID = v, b, true
 			return nil
@@ -574,9 +684,6 @@ func (d *decoder) customer() (Customer, error) {
 	})
 	if err != nil {
 		return Customer{}, err
-	}
-	if d.peek() != 0 {
-		return Customer{}, d.syntax("data after the record")
 	}
 	switch {
 	case !haveID:

@@ -224,22 +224,27 @@ func BenchmarkDecodeCustomer(b *testing.B) {
 	}
 }
 
-// BenchmarkElemReader splits a streamed page of typical records into elements,
-// the work the stream does before DecodeCustomer sees a record.
-func BenchmarkElemReader(b *testing.B) {
-	raw := typicalRecord(b)
+// typicalPage is a response page of 100 typical records.
+func typicalPage(tb testing.TB) []byte {
+	raw := typicalRecord(tb)
 	page := append([]byte("["), raw...)
 	for range 99 {
 		page = append(append(page, ','), raw...)
 	}
-	page = append(page, ']')
+	return append(page, ']')
+}
+
+// benchPage times reading a page of 100 typical records with read, which
+// consumes one element or returns io.EOF after the last.
+func benchPage(b *testing.B, read func(*elemReader) error) {
+	page := typicalPage(b)
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()
 	for b.Loop() {
 		er := newElemReader(bytes.NewReader(page))
 		n := 0
 		for {
-			_, err := er.next()
+			err := read(er)
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -252,4 +257,25 @@ func BenchmarkElemReader(b *testing.B) {
 			b.Fatalf("%d elements, want 100", n)
 		}
 	}
+}
+
+// BenchmarkDecodePage decodes a streamed page of 100 typical records the way a
+// scan does (nextElem: in place, one pass).
+func BenchmarkDecodePage(b *testing.B) {
+	benchPage(b, func(er *elemReader) error {
+		el, err := er.nextElem()
+		if err == nil && el.rerr != nil {
+			return el.rerr
+		}
+		return err
+	})
+}
+
+// BenchmarkElemReader splits a streamed page of typical records into elements
+// (what a scan does only for records that fail to decode in place).
+func BenchmarkElemReader(b *testing.B) {
+	benchPage(b, func(er *elemReader) error {
+		_, err := er.next()
+		return err
+	})
 }

@@ -6,10 +6,24 @@ import (
 	"io"
 )
 
-// elem is one decoded element of a response: a customer or a record error.
+// elem is one element of a response: a customer, a record error, or a row read
+// lazily (lazy is its raw JSON): one expected to repeat a row handed on
+// already, of which only c.Id, c.IdBytes and c.Version were read. handOn
+// decodes a lazy row in full only if it is not such a repeat.
 type elem struct {
 	c    Customer
 	rerr *RecordError
+	lazy string
+}
+
+// decoded is the lazy row e decoded in full.
+func (e *elem) decoded() elem {
+	d := decoder{s: e.lazy}
+	c, err := d.customer()
+	if err != nil {
+		return elem{rerr: recordError([]byte(e.lazy), err)}
+	}
+	return elem{c: c}
 }
 
 // page is one CustomerFull response, read up to PageSize+1 elements.
@@ -32,8 +46,9 @@ func (p *page) close() {
 }
 
 // fetchPage requests the page at skip and decodes it. Decoding here, in the
-// fetching goroutine, lets pages fetched ahead decode in parallel.
-func (s *scan) fetchPage(ctx context.Context, skip int) *page {
+// fetching goroutine, lets pages fetched ahead decode in parallel. The first
+// lazy rows, which overlap the page before, are read lazily (see elem).
+func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 	p := &page{skip: skip}
 	u := customerFullURL(s.c.cfg.BaseURL, s.companyID, s.since, s.c.cfg.PageSize, skip)
 	resp, err := s.c.get(ctx, s.companyID, u, s.onAttempt)
@@ -43,8 +58,13 @@ func (s *scan) fetchPage(ctx context.Context, skip int) *page {
 	}
 	er := newElemReader(resp.body)
 	limit := s.c.cfg.PageSize + 1
+	p.elems = make([]elem, 0, min(limit, 1024))
 	for len(p.elems) < limit {
-		raw, err := er.next()
+		next := er.nextElem
+		if len(p.elems) < lazy {
+			next = er.nextLazy
+		}
+		el, err := next()
 		if errors.Is(err, io.EOF) {
 			resp.Close()
 			return p
@@ -57,20 +77,8 @@ func (s *scan) fetchPage(ctx context.Context, skip int) *page {
 			p.err = err
 			return p
 		}
-		p.elems = append(p.elems, decodeElem(raw))
+		p.elems = append(p.elems, el)
 	}
 	p.rest, p.resp = er, resp
 	return p
-}
-
-func decodeElem(raw []byte) elem {
-	c, err := DecodeCustomer(raw)
-	if err != nil {
-		var re *RecordError
-		if errors.As(err, &re) {
-			return elem{rerr: re}
-		}
-		return elem{rerr: &RecordError{Raw: append([]byte(nil), raw...), Reason: "bad_json", Err: err}}
-	}
-	return elem{c: c}
 }

@@ -27,7 +27,9 @@ import (
 // because ScanResult.Next comes from the server's clock at the start of this one.
 //
 // fn is called from the goroutine that called Scan, one batch at a time; a batch
-// holds at most PageSize elements and fn may keep it. Memory: Scan remembers the
+// holds at most PageSize elements and fn may keep it (its customers' strings
+// keep alive the read buffer they were decoded from, a few hundred KB: copy what
+// is kept for long). Memory: Scan remembers the
 // Id and Version of every customer handed on from paged responses (about 40
 // bytes each); an unpaged response streams in the memory of one page.
 func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn func(context.Context, Batch) error) (ScanResult, error) {
@@ -131,11 +133,15 @@ func (s *scan) run(ctx context.Context) error {
 		pctx, cancel := context.WithCancel(ctx)
 		p := &pending{skip: skip, cancel: cancel, done: make(chan struct{})}
 		queue = append(queue, p)
+		lazy := 0 // rows expected to repeat the end of the page before
+		if skip > 0 {
+			lazy = overlap
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer close(p.done)
-			p.page = s.fetchPage(pctx, skip)
+			p.page = s.fetchPage(pctx, skip, lazy)
 		}()
 	}
 	// drop cancels every page in flight and waits for its goroutine.
@@ -248,9 +254,15 @@ func (s *scan) anchored(elems []elem) bool {
 // and needs no anchors) nothing is added to the memory of the scan, so that
 // memory stays bounded whatever the response's length.
 func (s *scan) handOn(ctx context.Context, elems []elem, remember bool) error {
-	b := Batch{CompanyID: s.companyID, ScanID: s.res.ScanID}
+	b := Batch{CompanyID: s.companyID, ScanID: s.res.ScanID, Customers: make([]Customer, 0, len(elems))}
 	for i := range elems {
 		e := &elems[i]
+		if e.lazy != "" {
+			if v, ok := s.handed[e.c.IdBytes]; ok && e.c.Version <= v {
+				continue // the repeat it was expected to be: no need to decode it
+			}
+			*e = e.decoded()
+		}
 		if e.rerr != nil {
 			key := string(e.rerr.Raw)
 			if _, dup := s.invalid[key]; dup {
@@ -291,7 +303,7 @@ func (s *scan) streamAll(ctx context.Context, p *page) error {
 	buf := make([]elem, 0, n)
 	buf = append(buf, p.elems[n:]...)
 	for {
-		raw, err := p.rest.next()
+		el, err := p.rest.nextElem()
 		if errors.Is(err, io.EOF) {
 			return s.handOn(ctx, buf, false)
 		}
@@ -301,7 +313,7 @@ func (s *scan) streamAll(ctx context.Context, p *page) error {
 			}
 			return fmt.Errorf("unpaged response: %w", err)
 		}
-		buf = append(buf, decodeElem(raw))
+		buf = append(buf, el)
 		if len(buf) == n {
 			if err := s.handOn(ctx, buf, false); err != nil {
 				return err

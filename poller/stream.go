@@ -6,14 +6,22 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxElement bounds one customer record; a larger one means a broken response.
 const maxElement = 16 << 20
 
-// elemReader splits a streamed JSON array into its elements without decoding
-// them, so that a response of any length passes in the memory of one element.
-// Each element is then decoded on its own by DecodeCustomer's decoder.
+const (
+	chunkSize = 256 << 10 // a fresh read buffer holds this much at least
+	minRead   = 16 << 10  // with less room than this left, more starts a fresh buffer
+)
+
+// elemReader reads a streamed JSON array element by element, so that a response
+// of any length passes in the memory of the elements not yet handed on.
+// nextElem decodes each customer straight from the read buffer (one pass over
+// the bytes, no copy); an element that does not decode is delimited by next's
+// splitter, which only tracks strings and nesting, and reported on its own.
 type elemReader struct {
 	r          io.Reader
 	buf        []byte
@@ -24,25 +32,26 @@ type elemReader struct {
 }
 
 func newElemReader(r io.Reader) *elemReader {
-	return &elemReader{r: r, buf: make([]byte, 32<<10), first: true}
+	return &elemReader{r: r, buf: make([]byte, chunkSize), first: true}
 }
 
 // more reads more input, keeping buf[start:end]; false at the end of input.
+//
+// Bytes of buf before end are never written again: customers decoded in place
+// (nextElem) keep strings that point into them. When too little room is left, the
+// unconsumed tail moves to a fresh buffer instead of to the front of this one.
 func (e *elemReader) more() (bool, error) {
 	if e.eof {
 		return false, nil
 	}
-	if e.start > 0 {
-		e.end = copy(e.buf, e.buf[e.start:e.end])
-		e.start = 0
-	}
-	if e.end == len(e.buf) {
-		if len(e.buf) >= maxElement {
+	if len(e.buf)-e.end < minRead {
+		keep := e.end - e.start
+		if keep >= maxElement {
 			return false, fmt.Errorf("%w: an element is larger than %d bytes", ErrMalformedResponse, maxElement)
 		}
-		nb := make([]byte, 2*len(e.buf))
-		copy(nb, e.buf[:e.end])
-		e.buf = nb
+		nb := make([]byte, max(chunkSize, 2*keep))
+		e.end = copy(nb, e.buf[e.start:e.end])
+		e.buf, e.start = nb, 0
 	}
 	for {
 		n, err := e.r.Read(e.buf[e.end:])
@@ -92,22 +101,113 @@ func truncated(err error) error {
 // next returns the next element's bytes, valid until the next call, or io.EOF
 // after the closing ']'.
 func (e *elemReader) next() ([]byte, error) {
+	if err := e.advance(); err != nil {
+		return nil, err
+	}
+	el, err := e.element()
+	if err != nil {
+		return nil, err
+	}
+	e.first = false
+	e.state = 2
+	return el, nil
+}
+
+// nextElem decodes the next element, or returns io.EOF after the closing ']'.
+// A customer is decoded in place: its strings point into the read buffer, which
+// is never overwritten. Only when that fails (a broken record, or one that runs
+// past the bytes read so far) is the element delimited first and decoded alone.
+func (e *elemReader) nextElem() (elem, error) {
+	if err := e.advance(); err != nil {
+		return elem{}, err
+	}
+	if e.buf[e.start] == '{' {
+		d := decoder{s: e.text(), i: e.start}
+		if c, err := d.record(); err == nil {
+			e.start = d.i
+			e.first = false
+			e.state = 2
+			return elem{c: c}, nil
+		}
+	}
+	return e.delimitThenDecode(false)
+}
+
+// nextLazy is nextElem for a row expected to repeat one handed on already: it
+// reads only the customer's Id and Version and keeps the raw element (see
+// elem). A row whose identity cannot be read is decoded in full at once.
+func (e *elemReader) nextLazy() (elem, error) {
+	if err := e.advance(); err != nil {
+		return elem{}, err
+	}
+	if e.buf[e.start] == '{' {
+		text := e.text()
+		d := decoder{s: text, i: e.start}
+		if id, idBytes, version, err := d.identity(); err == nil {
+			raw := text[e.start:d.i]
+			e.start = d.i
+			e.first = false
+			e.state = 2
+			return elem{c: Customer{Id: id, IdBytes: idBytes, Version: version}, lazy: raw}, nil
+		}
+	}
+	return e.delimitThenDecode(true)
+}
+
+// delimitThenDecode finds the end of the element at start with the splitter,
+// reading as much as it needs, and decodes the element alone: only its
+// identity if lazy and it has one, else in full.
+func (e *elemReader) delimitThenDecode(lazy bool) (elem, error) {
+	b, err := e.element()
+	if err != nil {
+		return elem{}, err
+	}
+	e.first = false
+	e.state = 2
+	raw := unsafe.String(unsafe.SliceData(b), len(b))
+	if lazy {
+		d := decoder{s: raw}
+		if id, idBytes, version, err := d.identity(); err == nil && d.i == len(raw) {
+			return elem{c: Customer{Id: id, IdBytes: idBytes, Version: version}, lazy: raw}, nil
+		}
+	}
+	d := decoder{s: raw}
+	c, err := d.customer()
+	if err != nil {
+		return elem{rerr: recordError(b, err)}, nil
+	}
+	return elem{c: c}, nil
+}
+
+// text is the buffer read so far as a string, without a copy: more never
+// writes to buf[:end] again.
+func (e *elemReader) text() string {
+	return unsafe.String(unsafe.SliceData(e.buf), e.end)
+}
+
+// advance moves past the array's opening, separators and white space to the
+// start of the next element, or returns io.EOF after the closing ']'.
+func (e *elemReader) advance() error {
 	for {
 		switch e.state {
 		case 3:
-			return nil, io.EOF
+			return io.EOF
 		case 0:
 			c, err := e.skipWS()
 			if err != nil {
 				if errors.Is(err, io.ErrUnexpectedEOF) {
-					return nil, fmt.Errorf("%w: empty body", ErrMalformedResponse)
+					return fmt.Errorf("%w: empty body", ErrMalformedResponse)
 				}
-				return nil, truncated(err)
+				return truncated(err)
 			}
 			if c == 0xEF { // a UTF-8 byte order mark, as some .NET servers send
-				if e.end-e.start < 3 {
-					if _, err := e.more(); err != nil {
-						return nil, truncated(err)
+				for e.end-e.start < 3 {
+					ok, err := e.more()
+					if err != nil {
+						return truncated(err)
+					}
+					if !ok {
+						break
 					}
 				}
 				if e.end-e.start >= 3 && string(e.buf[e.start:e.start+3]) == "\xEF\xBB\xBF" {
@@ -116,14 +216,14 @@ func (e *elemReader) next() ([]byte, error) {
 				}
 			}
 			if c != '[' {
-				return nil, fmt.Errorf("%w: not a JSON array, starts with %q", ErrMalformedResponse, e.preview())
+				return fmt.Errorf("%w: not a JSON array, starts with %q", ErrMalformedResponse, e.preview())
 			}
 			e.start++
 			e.state = 1
 		case 2:
 			c, err := e.skipWS()
 			if err != nil {
-				return nil, truncated(err)
+				return truncated(err)
 			}
 			e.start++
 			switch c {
@@ -131,27 +231,21 @@ func (e *elemReader) next() ([]byte, error) {
 				e.state = 1
 			case ']':
 				e.state = 3
-				return nil, e.trailer()
+				return e.trailer()
 			default:
-				return nil, fmt.Errorf("%w: unexpected %q between elements", ErrMalformedResponse, c)
+				return fmt.Errorf("%w: unexpected %q between elements", ErrMalformedResponse, c)
 			}
 		case 1:
 			c, err := e.skipWS()
 			if err != nil {
-				return nil, truncated(err)
+				return truncated(err)
 			}
 			if c == ']' && e.first {
 				e.start++
 				e.state = 3
-				return nil, e.trailer()
+				return e.trailer()
 			}
-			el, err := e.element()
-			if err != nil {
-				return nil, err
-			}
-			e.first = false
-			e.state = 2
-			return el, nil
+			return nil
 		}
 	}
 }
@@ -261,4 +355,29 @@ func (e *elemReader) preview() string {
 		b = b[:len(b)-1]
 	}
 	return string(b)
+}
+
+// DecodeResponse decodes a CustomerFull response body, a JSON array of customers,
+// exactly as Scan does: streaming, each customer decoded in place as its bytes
+// arrive, so that a body of any length needs a read buffer (256 KB, more only
+// for a larger record) besides the customers fn keeps. fn receives each element
+// in order, either a Customer or the RecordError of an element that does not
+// decode (the decoding goes on after it); an error from fn stops the decoding
+// and is returned as is. A body that is not one complete JSON array returns an
+// error wrapping ErrMalformedResponse. A Customer's strings keep alive the read
+// buffer they were decoded from: copy what is kept for long.
+func DecodeResponse(body io.Reader, fn func(Customer, *RecordError) error) error {
+	er := newElemReader(body)
+	for {
+		el, err := er.nextElem()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(el.c, el.rerr); err != nil {
+			return err
+		}
+	}
 }

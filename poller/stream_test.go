@@ -1,0 +1,322 @@
+package poller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// splitThenDecode is the reference for nextElem: the splitter's elements, each
+// decoded alone by DecodeCustomer. It returns the elements and the error that
+// ended the stream (nil after a well-formed array).
+func splitThenDecode(body []byte) ([]elem, error) {
+	er := newElemReader(bytes.NewReader(body))
+	var out []elem
+	for {
+		raw, err := er.next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		c, err := DecodeCustomer(raw)
+		if err != nil {
+			var re *RecordError
+			errors.As(err, &re)
+			out = append(out, elem{rerr: re})
+			continue
+		}
+		out = append(out, elem{c: c})
+	}
+}
+
+// decodeInPlace reads body through nextElem, r delivering it in pieces. The
+// first lazy elements are read with nextLazy and then decoded in full, as
+// handOn does with a row that is not a repeat.
+func decodeInPlace(r io.Reader, lazy int) ([]elem, error) {
+	er := newElemReader(r)
+	var out []elem
+	for {
+		next := er.nextElem
+		if len(out) < lazy {
+			next = er.nextLazy
+		}
+		el, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return resolve(out), err
+		}
+		out = append(out, el)
+	}
+	return resolve(out), nil
+}
+
+func resolve(elems []elem) []elem {
+	for i := range elems {
+		if elems[i].lazy != "" {
+			elems[i] = elems[i].decoded()
+		}
+	}
+	return elems
+}
+
+// sameElems compares what a user of a scan sees: the customers, and for record
+// errors the raw element and the reason.
+func sameElems(t *testing.T, what string, got, want []elem) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d elements, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if (g.rerr == nil) != (w.rerr == nil) {
+			t.Fatalf("%s: element %d: record error %v, want %v", what, i, g.rerr, w.rerr)
+		}
+		if g.rerr != nil {
+			if !bytes.Equal(g.rerr.Raw, w.rerr.Raw) || g.rerr.Reason != w.rerr.Reason || g.rerr.Error() != w.rerr.Error() {
+				t.Fatalf("%s: element %d: record error %q %s %v, want %q %s %v", what, i, g.rerr.Raw, g.rerr.Reason, g.rerr, w.rerr.Raw, w.rerr.Reason, w.rerr)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(g.c, w.c) {
+			t.Fatalf("%s: element %d: customer\n%+v\nwant\n%+v", what, i, g.c, w.c)
+		}
+	}
+}
+
+// pieces delivers b n bytes per Read.
+type pieces struct {
+	b []byte
+	n int
+}
+
+func (r *pieces) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), r.n)], r.b)
+	r.b = r.b[k:]
+	return k, nil
+}
+
+// TestNextElemMatchesSplitThenDecode checks the in-place decoding a scan uses
+// (lazy or not) against decoding each element alone, whatever the read sizes: customers
+// crossing buffer boundaries, customers larger than a buffer, escapes, broken
+// records between good ones. The customers are compared only after the whole
+// body has been read, so a buffer reused under a decoded customer would show.
+func TestNextElemMatchesSplitThenDecode(t *testing.T) {
+	typical := string(typicalRecord(t))
+	withID := func(i int) string {
+		return strings.Replace(typical, `"Id":"`, fmt.Sprintf(`"Id":"%08x-`, i)+`0000-4000-8000-000000000000","Old":"`, 1)
+	}
+	big := strings.Replace(withID(1), `"Notes":`, `"Notes":"`+strings.Repeat("é\\\"x", 70000)+`","OldNotes":`, 1)
+	elems := []string{withID(0), big}
+	for i := 2; i < 300; i++ {
+		switch i % 50 {
+		case 7:
+			elems = append(elems, `{"Id":"not a guid","Version":1,"LastModifiedDateUtc":"2020-01-01T00:00:00"}`)
+		case 13:
+			elems = append(elems, `{"Version":1}`)
+		case 21:
+			elems = append(elems, `[1,{"a":"]"}]`, `"text"`, `null`)
+		case 33:
+			elems = append(elems, `{"Id":"`+fmt.Sprintf("%08x", i)+`-0000-4000-8000-000000000000","Version":1,"LastModifiedDateUtc":"2020-01-01T00:00:00","FamilyName":"a\u00e9\n\"b\"","Addresses":[null,{"City":"\/x"}]}`)
+		default:
+			elems = append(elems, withID(i))
+		}
+	}
+	body := []byte("\xEF\xBB\xBF [\n" + strings.Join(elems, " ,\n\t") + "\n] ")
+	if !json.Valid(body[3:]) {
+		t.Fatal("test body is not JSON")
+	}
+	want, err := splitThenDecode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 312 || want[0].rerr != nil || want[1].rerr != nil || want[7].rerr == nil {
+		t.Fatalf("reference: %d elements (want 312), first %v, second %v, eighth %v", len(want), want[0].rerr, want[1].rerr, want[7].rerr)
+	}
+	for _, n := range []int{1, 7, 1000, 4096, 40000, 70001, len(body)} {
+		got, err := decodeInPlace(&pieces{b: body, n: n}, n%5*10)
+		if err != nil {
+			t.Fatalf("reads of %d bytes: %v", n, err)
+		}
+		sameElems(t, fmt.Sprintf("reads of %d bytes", n), got, want)
+	}
+
+	// A body that breaks off keeps what came before and reports the truncation.
+	cut := body[:len(body)*2/3]
+	want, wantErr := splitThenDecode(cut)
+	got, err := decodeInPlace(&pieces{b: cut, n: 3000}, 2)
+	if err == nil || wantErr == nil || err.Error() != wantErr.Error() || !errors.Is(err, ErrMalformedResponse) {
+		t.Fatalf("truncated body: %v, want %v", err, wantErr)
+	}
+	sameElems(t, "truncated body", got, want)
+}
+
+// FuzzNextElem checks in-place decoding, lazy or not, against decoding each
+// element alone on any body, read in pieces of a size the fuzzer picks.
+func FuzzNextElem(f *testing.F) {
+	f.Add([]byte(`[{"a":"]}\""},[1,[2]],"x",-1.5e3,true,null]`), uint8(1))
+	f.Add([]byte(" [ ] "), uint8(3))
+	f.Add(append(append([]byte("["), typicalRecord(f)...), ',', '{', '}', ']'), uint8(200))
+	f.Add([]byte(`[{"Id":"45b95f03-9774-4302-9212-018ff0fd33b5","Version":1,"LastModifiedDateUtc":"2018-06-05T02:41:56.61"},{"Id":`), uint8(5))
+	f.Fuzz(func(t *testing.T, body []byte, n uint8) {
+		want, wantErr := splitThenDecode(body)
+		got, err := decodeInPlace(&pieces{b: body, n: int(n)%64 + 1}, int(n)/64)
+		// The message may quote what had been read when the body went wrong,
+		// which depends on the read sizes: compare the kind of error only.
+		if (err == nil) != (wantErr == nil) || errors.Is(err, ErrMalformedResponse) != errors.Is(wantErr, ErrMalformedResponse) {
+			t.Fatalf("%q: error %v, want %v", body, err, wantErr)
+		}
+		sameElems(t, fmt.Sprintf("%q", body), got, want)
+	})
+}
+
+func TestDecodeResponse(t *testing.T) {
+	good := string(typicalRecord(t))
+	body := "[" + good + `,{"Version":1},` + good + "]"
+	var customers, bad int
+	err := DecodeResponse(&pieces{b: []byte(body), n: 100}, func(c Customer, re *RecordError) error {
+		if re != nil {
+			if re.Reason != "missing_id" || string(re.Raw) != `{"Version":1}` {
+				t.Errorf("record error %s %q", re.Reason, re.Raw)
+			}
+			bad++
+			return nil
+		}
+		if c.Id == "" || c.Version == 0 {
+			t.Errorf("customer %+v", c)
+		}
+		customers++
+		return nil
+	})
+	if err != nil || customers != 2 || bad != 1 {
+		t.Fatalf("%d customers, %d record errors, %v; want 2, 1, nil", customers, bad, err)
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err = DecodeResponse(strings.NewReader(body), func(Customer, *RecordError) error { calls++; return stop })
+	if err != stop || calls != 1 {
+		t.Fatalf("fn's error: %v after %d calls, want stop after 1", err, calls)
+	}
+	err = DecodeResponse(strings.NewReader(body[:len(body)-1]), func(Customer, *RecordError) error { return nil })
+	if !errors.Is(err, ErrMalformedResponse) {
+		t.Fatalf("truncated body: %v, want ErrMalformedResponse", err)
+	}
+}
+
+// TestLazyRowsDecodedOnlyWhenNew checks what a scan does with the rows that
+// overlap the page before, read lazily: a repeat of a row handed on is dropped
+// undecoded, and any other row is decoded in full before it is handed on, as
+// a customer or a record error.
+func TestLazyRowsDecodedOnlyWhenNew(t *testing.T) {
+	const (
+		id1 = "00000001-0000-4000-8000-000000000000"
+		id2 = "00000002-0000-4000-8000-000000000000"
+		id3 = "00000003-0000-4000-8000-000000000000"
+	)
+	row := func(id string, version int, extra string) string {
+		return fmt.Sprintf(`{"Id":"%s","Version":%d,"LastModifiedDateUtc":"2024-01-02T03:04:05.1234567"%s}`, id, version, extra)
+	}
+	body := "[" + strings.Join([]string{
+		row(id1, 5, `,"FamilyName":"Repeat"`),      // handed on before at version 5
+		row(id2, 7, `,"FamilyName":"Newer"`),       // handed on before at version 6
+		row(id3, 1, `,"DateOfBirth":"not a date"`), // new, and does not decode
+		row(id1, 6, `,"FamilyName":"Not lazy"`),
+	}, ",") + "]"
+	er := newElemReader(&pieces{b: []byte(body), n: 50})
+	var elems []elem
+	for i := 0; ; i++ {
+		next := er.nextElem
+		if i < 3 {
+			next = er.nextLazy
+		}
+		el, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		elems = append(elems, el)
+	}
+	if len(elems) != 4 || elems[0].lazy == "" || elems[2].lazy == "" || elems[3].lazy != "" {
+		t.Fatalf("elements %+v: want the first three lazy", elems)
+	}
+	if elems[2].c.Id != id3 || elems[2].c.Version != 1 || elems[2].c.LastModifiedDateUtc.Raw != "" {
+		t.Fatalf("lazy row read %+v, want only Id and Version", elems[2].c)
+	}
+
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Batch
+	s := &scan{
+		c:         &Client{metrics: m},
+		companyID: company,
+		handed:    map[[16]byte]int64{elems[0].c.IdBytes: 5, elems[1].c.IdBytes: 6},
+		invalid:   map[string]struct{}{},
+		fn:        func(_ context.Context, b Batch) error { got = append(got, b); return nil },
+	}
+	if err := s.handOn(context.Background(), elems, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Customers) != 2 || len(got[0].Invalid) != 1 {
+		t.Fatalf("handed on %+v, want 2 customers and 1 record error", got)
+	}
+	newer, notLazy := got[0].Customers[0], got[0].Customers[1]
+	if newer.Id != id2 || newer.Version != 7 || newer.FamilyName == nil || *newer.FamilyName != "Newer" || newer.LastModifiedDateUtc.Raw == "" {
+		t.Errorf("new lazy row handed on as %+v, want it decoded in full", newer)
+	}
+	if notLazy.Version != 6 || *notLazy.FamilyName != "Not lazy" {
+		t.Errorf("second customer %+v", notLazy)
+	}
+	if re := got[0].Invalid[0]; re.Reason != "bad_timestamp" || string(re.Raw) != row(id3, 1, `,"DateOfBirth":"not a date"`) {
+		t.Errorf("record error %s %q", re.Reason, re.Raw)
+	}
+}
+
+// FuzzIdentity checks the lazy read of a row against the full decoder: where
+// the decoder accepts a record, identity reads the same Id and Version and ends
+// at the same place; where identity succeeds, the decoder agrees or fails on
+// another field.
+func FuzzIdentity(f *testing.F) {
+	f.Add(typicalRecord(f))
+	f.Add([]byte(`{"Id":"45b95f03-9774-4302-9212-018ff0fd33b5","Version":1,"LastModifiedDateUtc":"2018-06-05T02:41:56.61","Notes":"a\"}\\","X":[{"y":"]"}],"Id":"55b95f03-9774-4302-9212-018ff0fd33b5"} ,`))
+	f.Add([]byte(`{"Version":1e1,"Id":"45b95f03-9774-4302-9212-018ff0fd33b5","LastModifiedDateUtc":null}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		full := decoder{s: string(raw)}
+		c, err := full.record()
+		lazy := decoder{s: string(raw)}
+		id, idBytes, version, lerr := lazy.identity()
+		if err == nil {
+			if lerr != nil {
+				t.Fatalf("%q: decoded, but identity failed: %v", raw, lerr)
+			}
+			if id != c.Id || idBytes != c.IdBytes || version != c.Version || lazy.i != full.i {
+				t.Fatalf("%q: identity %s %d ending at %d, decoder %s %d ending at %d", raw, id, version, lazy.i, c.Id, c.Version, full.i)
+			}
+			return
+		}
+		if lerr == nil {
+			var de *decodeError
+			if errors.As(err, &de) && (de.reason == "bad_id" || de.reason == "missing_id" || de.reason == "missing_version") {
+				t.Fatalf("%q: identity read %s %d, decoder failed on it: %v", raw, id, version, err)
+			}
+		}
+	})
+}
