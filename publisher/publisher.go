@@ -39,6 +39,9 @@ func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { 
 
 // Encoder turns an event into bytes; *schema.Encoder is the real one.
 type Encoder interface {
+	// Append appends ev's encoding to dst and returns the extended slice, as
+	// append does. It keeps neither: the publisher reuses ev and hands dst's
+	// spare capacity to other records.
 	Append(dst []byte, ev *schema.Event) ([]byte, error)
 	SchemaRef() string
 }
@@ -59,10 +62,12 @@ type Publisher struct {
 	log       *slog.Logger
 	enc       Encoder
 	schemaRef string
-	now       func() time.Time
-	cl        *kgo.Client
-	m         *metrics
-	parts     int32 // partitions of the state topic
+	// schemaRefHeader is schemaRef as the header value every event shares.
+	schemaRefHeader []byte
+	now             func() time.Time
+	cl              *kgo.Client
+	m               *metrics
+	parts           int32 // partitions of the state topic
 
 	// mu guards the committed state: written only with txnMu also held, read
 	// with mu alone (Cursor, Companies, metrics scrapes).
@@ -73,6 +78,7 @@ type Publisher struct {
 
 	// txnMu serialises everything that touches the open transaction.
 	txnMu      sync.Mutex
+	arena      arena // bytes of the records produced
 	pending    *state.Pending
 	inTxn      bool
 	txnStart   time.Time
@@ -137,18 +143,19 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
 	p := &Publisher{
-		cfg:         cfg,
-		log:         o.logger,
-		enc:         o.encoder,
-		schemaRef:   o.encoder.SchemaRef(),
-		now:         o.now,
-		cl:          cl,
-		m:           newMetrics(),
-		seen:        make(map[int64]struct{}),
-		lastSuccess: make(map[int64]time.Time),
-		scans:       make(map[int64]*Scan),
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
+		cfg:             cfg,
+		log:             o.logger,
+		enc:             o.encoder,
+		schemaRef:       o.encoder.SchemaRef(),
+		schemaRefHeader: []byte(o.encoder.SchemaRef()),
+		now:             o.now,
+		cl:              cl,
+		m:               newMetrics(),
+		seen:            make(map[int64]struct{}),
+		lastSuccess:     make(map[int64]time.Time),
+		scans:           make(map[int64]*Scan),
+		stop:            make(chan struct{}),
+		done:            make(chan struct{}),
 	}
 	if err := p.start(ctx, o.registerer); err != nil {
 		cl.Close()

@@ -106,6 +106,16 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		}
 	}()
 	companyHeader := []byte(companyLabel)
+	// One allocation for the batch's records and one for their headers, rather
+	// than one each per record; kgo keeps a pointer to each until it is produced.
+	recs := make([]kgo.Record, 0, 2*len(b.Customers))
+	headers := make([]kgo.RecordHeader, 0, 4*len(b.Customers))
+	var ev schema.Event // the encoder keeps no pointer to it
+	var prev int64
+	// When this batch was read from Cova (moments ago): the events' capturedAt.
+	// The records' timestamp too is read once per batch, not by kgo per record;
+	// it is the real clock's, as brokers judge timestamps by it.
+	captured, recorded := p.now().UTC(), time.Now()
 	for i := range b.Customers {
 		c := &b.Customers[i]
 		ch := p.pending.Diff(s.company, c.IdBytes, c.Version)
@@ -117,18 +127,18 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			stale++
 			continue
 		}
-		ev := schema.Event{
+		ev = schema.Event{
 			ChangeType: ch.Type,
 			CompanyID:  s.company,
-			CapturedAt: p.now().UTC(),
+			CapturedAt: captured,
 			Source:     s.source,
 			Customer:   c,
 		}
 		if ch.HasPrevious {
-			prev := ch.Previous
+			prev = ch.Previous
 			ev.PreviousVersion = &prev
 		}
-		value, err := p.enc.Append(nil, &ev)
+		value, err := p.enc.Append(p.arena.free(), &ev)
 		if err != nil {
 			raw := covaJSON(c)
 			if err := s.deadLetter(ctx, []byte(c.Id), raw, ReasonEncode, err); err != nil {
@@ -136,25 +146,26 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			}
 			continue
 		}
+		value = p.arena.keep(value)
 		if err := s.begin(ctx); err != nil {
 			return err
 		}
-		p.cl.Produce(ctx, &kgo.Record{
-			Topic: p.cfg.Topic,
-			Key:   []byte(c.Id),
-			Value: value,
-			Headers: []kgo.RecordHeader{
-				{Key: HeaderCompanyID, Value: companyHeader},
-				{Key: HeaderChangeType, Value: []byte(ch.Type.String())},
-				{Key: HeaderVersion, Value: strconv.AppendInt(nil, c.Version, 10)},
-				{Key: HeaderSchema, Value: []byte(p.schemaRef)},
-			},
-		}, p.promise)
-		p.cl.Produce(ctx, &kgo.Record{
-			Topic: p.cfg.State.Topic,
-			Key:   state.AppendVersionKey(nil, s.company, c.IdBytes),
-			Value: state.AppendVersionValue(nil, c.Version),
-		}, p.promise)
+		key := p.arena.keep(append(p.arena.free(), c.Id...))
+		typ := p.arena.keep(append(p.arena.free(), ch.Type.String()...))
+		version := p.arena.keep(strconv.AppendInt(p.arena.free(), c.Version, 10))
+		h := len(headers)
+		headers = append(headers,
+			kgo.RecordHeader{Key: HeaderCompanyID, Value: companyHeader},
+			kgo.RecordHeader{Key: HeaderChangeType, Value: typ},
+			kgo.RecordHeader{Key: HeaderVersion, Value: version},
+			kgo.RecordHeader{Key: HeaderSchema, Value: p.schemaRefHeader},
+		)
+		recs = append(recs, kgo.Record{Topic: p.cfg.Topic, Key: key, Value: value, Headers: headers[h:len(headers):len(headers)], Timestamp: recorded})
+		p.cl.Produce(ctx, &recs[len(recs)-1], p.promise)
+		stateKey := p.arena.keep(state.AppendVersionKey(p.arena.free(), s.company, c.IdBytes))
+		stateValue := p.arena.keep(state.AppendVersionValue(p.arena.free(), c.Version))
+		recs = append(recs, kgo.Record{Topic: p.cfg.State.Topic, Key: stateKey, Value: stateValue, Timestamp: recorded})
+		p.cl.Produce(ctx, &recs[len(recs)-1], p.promise)
 		p.pending.SetVersion(s.company, c.IdBytes, c.Version)
 		p.txnCounts[eventKey{s.company, ch.Type}]++
 		if err := s.added(); err != nil {
