@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/covacdc/covacdc/state"
@@ -35,7 +36,27 @@ type Config struct {
 	// a new, empty state would publish every customer again. Set it for a
 	// deliberate resync, or for a new instance that shares the events topic.
 	AllowNewStateTopic bool
+	// Compression of produced record batches: "none", "gzip", "snappy", "lz4" or
+	// "zstd". Default "snappy": cheap to compute, and events shrink by about half.
+	Compression string
 }
+
+// compressionCodecs are the accepted Compression values.
+var compressionCodecs = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
+}
+
+func knownCompression(name string) bool {
+	_, ok := compressionCodecs[name]
+	return ok
+}
+
+// CompressionNames lists the accepted Compression values.
+func CompressionNames() []string { return []string{"none", "gzip", "snappy", "lz4", "zstd"} }
 
 // DefaultConfig returns the defaults, without KafkaOpts.
 func DefaultConfig() Config {
@@ -49,6 +70,7 @@ func DefaultConfig() Config {
 		State:                   state.DefaultTopicConfig(),
 		MaxTransactionAge:       5 * time.Second,
 		EndTimeout:              30 * time.Second,
+		Compression:             "snappy",
 	}
 }
 
@@ -79,6 +101,9 @@ func (c Config) withDefaults() Config {
 	if c.EndTimeout == 0 {
 		c.EndTimeout = d.EndTimeout
 	}
+	if c.Compression == "" {
+		c.Compression = d.Compression
+	}
 	c.State = c.State.WithDefaults()
 	return c
 }
@@ -102,6 +127,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max transaction age: must not be negative, got %s", c.MaxTransactionAge)
 	case c.EndTimeout < 0:
 		return fmt.Errorf("end timeout: must not be negative, got %s", c.EndTimeout)
+	case !knownCompression(c.Compression):
+		return fmt.Errorf("compression: must be one of %s, got %q", strings.Join(CompressionNames(), ", "), c.Compression)
 	}
 	return c.State.Validate()
 }
@@ -115,6 +142,7 @@ func (c Config) kgoOpts() []kgo.Opt {
 		kgo.TransactionTimeout(max(time.Minute, 4*c.MaxTransactionAge)),
 		kgo.RecordPartitioner(partitioner{state: c.State.Topic}),
 		kgo.MaxBufferedRecords(max(10000, 4*c.MaxEventsPerTransaction+64)),
+		kgo.ProducerBatchCompression(compressionCodecs[c.Compression]),
 	)
 }
 

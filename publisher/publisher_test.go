@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -607,5 +608,65 @@ func TestAgedTransactionCommits(t *testing.T) {
 	}
 	if err := s.Complete(ctx, state.Cursor{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// batchCodecs records the compression of every batch produced to topic.
+type batchCodecs struct {
+	topic string
+	mu    sync.Mutex
+	seen  map[uint8]int
+}
+
+func (h *batchCodecs) OnProduceBatchWritten(_ kgo.BrokerMetadata, topic string, _ int32, m kgo.ProduceBatchMetrics) {
+	if topic != h.topic {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seen[m.CompressionType]++
+}
+
+// TestCompression checks that the events are written in batches of the
+// configured compression, that consumers read them back, and that an unknown
+// name is refused.
+func TestCompression(t *testing.T) {
+	t.Parallel()
+	// The codec numbers of the record batch attributes (Kafka's protocol).
+	for name, codec := range map[string]uint8{"": 2, "none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4} {
+		t.Run("compression="+name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			hook := &batchCodecs{topic: e.cfg.Topic, seen: map[uint8]int{}}
+			e.cfg.KafkaOpts = append(e.cfg.KafkaOpts, kgo.WithHooks(hook))
+			e.cfg.Compression = name
+			p := e.open(prometheus.NewRegistry())
+			ctx := context.Background()
+			var cs []poller.Customer
+			for n := range 20 {
+				cs = append(cs, customer(n, 1))
+			}
+			s := p.BeginScan(e.company, "scan", schema.Source{ScanID: "scan"})
+			if err := s.Publish(ctx, e.batch(cs, nil, "scan")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Complete(ctx, state.Cursor{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := readCommitted(t, e.c, e.cfg.Topic); len(got) != 20 {
+				t.Fatalf("read %d events back, want 20", len(got))
+			}
+			hook.mu.Lock()
+			defer hook.mu.Unlock()
+			if len(hook.seen) != 1 || hook.seen[codec] == 0 {
+				t.Errorf("batches by compression codec %v, want all of codec %d", hook.seen, codec)
+			}
+		})
+	}
+	cfg := DefaultConfig()
+	cfg.KafkaOpts = []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}
+	cfg.Compression = "brotli"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `compression: must be one of none, gzip, snappy, lz4, zstd, got "brotli"`) {
+		t.Errorf("Validate with compression brotli: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -183,6 +184,7 @@ type runFlags struct {
 	StateMinISR       int
 	MaxEventsPerTxn   int
 	AllowNewState     bool
+	Compression       string
 }
 
 func runCommand(f *runFlags) *command {
@@ -221,6 +223,7 @@ func runCommand(f *runFlags) *command {
 	c.Int(&f.StateRF, "state-replication-factor", -1, "Replication factor of the state topic when created; -1: the broker's default.")
 	c.Int(&f.StateMinISR, "state-min-insync-replicas", 0, "min.insync.replicas of the state topic when created; 0: the broker's default.")
 	c.Int(&f.MaxEventsPerTxn, "max-events-per-transaction", 2000, "Most events in one Kafka transaction; a scan spans several when larger.")
+	c.String(&f.Compression, "compression", "snappy", "Compression of the record batches covacdc produces: "+strings.Join(publisher.CompressionNames(), ", ")+".")
 	c.Bool(&f.AllowNewState, "allow-new-state-topic", false, "Create a missing state topic even though the events topic already has events, publishing every customer again (a deliberate resync, or a new instance sharing the events topic). Without it covacdc refuses to start.")
 	return c
 }
@@ -319,6 +322,9 @@ func (f *runFlags) validate() (runConfig, error) {
 	if _, err := parseLevel(f.LogLevel); err != nil {
 		return cfg, err
 	}
+	if !slices.Contains(publisher.CompressionNames(), f.Compression) {
+		return cfg, usagef("--compression: must be one of %s, got %q", strings.Join(publisher.CompressionNames(), ", "), f.Compression)
+	}
 	ints := []struct {
 		flag     string
 		v, lo    int
@@ -386,6 +392,7 @@ func (f *runFlags) validate() (runConfig, error) {
 		},
 		StartFrom:          startFrom,
 		AllowNewStateTopic: f.AllowNewState,
+		Compression:        f.Compression,
 	}
 	cfg.PollInterval = f.PollInterval
 	cfg.Once = f.Once

@@ -147,6 +147,7 @@ func TestConfigMistakesExit2(t *testing.T) {
 		{"poll interval", validArgs("--poll-interval", "soon"), nil, `covacdc: --poll-interval: not a duration such as 30s or 2m: "soon"`},
 		{"start from", validArgs("--start-from", "yesterday"), nil, `covacdc: --start-from: must be "beginning", "now" or an RFC 3339 time such as 2024-01-31T00:00:00Z, got "yesterday"`},
 		{"log format", validArgs("--log-format", "xml"), nil, `covacdc: --log-format: must be json or text, got "xml"`},
+		{"compression", validArgs("--compression", "brotli"), nil, `covacdc: --compression: must be one of none, gzip, snappy, lz4, zstd, got "brotli"`},
 		{"sasl mechanism", validArgs("--kafka-sasl-mechanism", "GSSAPI", "--kafka-sasl-username", "u", "--kafka-sasl-password", "p"), nil, `covacdc: --kafka-sasl-mechanism: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got "GSSAPI"`},
 		{"sasl without user", validArgs("--kafka-sasl-mechanism", "SCRAM-SHA-512"), nil, "covacdc: --kafka-sasl-username: required with --kafka-sasl-mechanism SCRAM-SHA-512"},
 		{"tls key without cert", validArgs("--kafka-tls-key-file", missing), nil, "covacdc: --kafka-tls-cert-file: required with --kafka-tls-key-file"},
