@@ -150,6 +150,9 @@ func (b *bench) runLoad(ctx context.Context, spec loadSpec) (_ *loadRun, err err
 		if err != nil {
 			return nil, err
 		}
+		if d.Customers != r.Fetched.Customers || d.Invalid != 0 || d.Pages != r.Fetched.Pages {
+			return nil, fmt.Errorf("decode-only: %d customers, %d invalid in %d pages; fetched %d customers in %d pages", d.Customers, d.Invalid, d.Pages, r.Fetched.Customers, r.Fetched.Pages)
+		}
 		r.Decode = &d
 	}
 	return r, nil
