@@ -18,8 +18,8 @@ import (
 // CPU a scan costs.
 func DecodeCustomer(raw []byte) (Customer, error) {
 	d := decoder{s: string(raw)}
-	c, err := d.customer()
-	if err != nil {
+	var c Customer
+	if err := d.customer(&c); err != nil {
 		return Customer{}, recordError(raw, err)
 	}
 	return c, nil
@@ -565,27 +565,37 @@ func (d *decoder) skipUnchecked() error {
 	return d.syntax("unterminated value")
 }
 
-// customer decodes the element that is the whole of d.s.
-func (d *decoder) customer() (Customer, error) {
-	c, err := d.record()
-	if err != nil {
-		return Customer{}, err
+// customer decodes the element that is the whole of d.s into *c, which must
+// be zero. On error *c is zero again.
+func (d *decoder) customer(c *Customer) error {
+	if err := d.record(c); err != nil {
+		return err
 	}
 	if d.peek() != 0 {
-		return Customer{}, d.syntax("data after the record")
+		*c = Customer{}
+		return d.syntax("data after the record")
 	}
-	return c, nil
+	return nil
 }
 
-// record decodes the customer object at d.i, leaving d.i just after it.
-func (d *decoder) record() (Customer, error) {
-	var c Customer
+// record decodes the customer object at d.i into *c, which must be zero,
+// leaving d.i just after it. On error *c is zero again.
+func (d *decoder) record(c *Customer) error {
+	if err := d.fill(c); err != nil {
+		*c = Customer{}
+		return err
+	}
+	return nil
+}
+
+// fill decodes the customer object at d.i into *c, leaving d.i just after it.
+func (d *decoder) fill(c *Customer) error {
 	var haveID, haveVersion, haveLMD bool
 	if d.peek() != '{' {
 		if d.i < len(d.s) && (d.s[d.i] == '[' || d.s[d.i] == '"' || d.s[d.i] == 'n' || d.s[d.i] == 't' || d.s[d.i] == 'f' || d.s[d.i] == '-' || (d.s[d.i] >= '0' && d.s[d.i] <= '9')) {
-			return c, fail("not_object", "want a JSON object, got %s", d.kind())
+			return fail("not_object", "want a JSON object, got %s", d.kind())
 		}
-		return c, d.syntax("want object")
+		return d.syntax("want object")
 	}
 	err := d.object(func(key string) error {
 		switch key {
@@ -683,18 +693,18 @@ func (d *decoder) record() (Customer, error) {
 		return d.unknownField(key)
 	})
 	if err != nil {
-		return Customer{}, err
+		return err
 	}
 	switch {
 	case !haveID:
-		return Customer{}, fail("missing_id", "no Id")
+		return fail("missing_id", "no Id")
 	case !haveVersion:
-		return Customer{}, fail("missing_version", "customer %s: no Version", c.Id)
+		return fail("missing_version", "customer %s: no Version", c.Id)
 	case !haveLMD:
-		return Customer{}, fail("missing_last_modified", "customer %s: no LastModifiedDateUtc", c.Id)
+		return fail("missing_last_modified", "customer %s: no LastModifiedDateUtc", c.Id)
 	}
 	c.UnknownFields = d.unknown
-	return c, nil
+	return nil
 }
 
 func (d *decoder) address(a *Address) error {

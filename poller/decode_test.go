@@ -263,9 +263,10 @@ func benchPage(b *testing.B, read func(*elemReader) error) {
 // scan does (nextElem: in place, one pass).
 func BenchmarkDecodePage(b *testing.B) {
 	benchPage(b, func(er *elemReader) error {
-		el, err := er.nextElem()
-		if err == nil && el.rerr != nil {
-			return el.rerr
+		var c Customer
+		in, err := er.nextElem(&c)
+		if err == nil && in.rerr != nil {
+			return in.rerr
 		}
 		return err
 	})

@@ -6,30 +6,32 @@ import (
 	"io"
 )
 
-// elem is one element of a response: a customer, a record error, or a row read
-// lazily (lazy is its raw JSON): one expected to repeat a row handed on
-// already, of which only c.Id, c.IdBytes and c.Version were read. handOn
+// elemInfo goes with the Customer an element of a response is decoded into:
+// rerr is set when the element could not be decoded (the Customer is zero), and
+// lazy (the raw element) for a row read lazily: one expected to repeat a row
+// handed on already, of which only Id, IdBytes and Version were read. handOn
 // decodes a lazy row in full only if it is not such a repeat.
-type elem struct {
-	c    Customer
+type elemInfo struct {
 	rerr *RecordError
 	lazy string
 }
 
-// decoded is the lazy row e decoded in full.
-func (e *elem) decoded() elem {
-	d := decoder{s: e.lazy}
-	c, err := d.customer()
-	if err != nil {
-		return elem{rerr: recordError([]byte(e.lazy), err)}
+// decodeLazy decodes the lazy row of in in full into *c.
+func decodeLazy(c *Customer, in *elemInfo) {
+	raw := in.lazy
+	*c, in.lazy = Customer{}, ""
+	d := decoder{s: raw}
+	if err := d.customer(c); err != nil {
+		in.rerr = recordError([]byte(raw), err)
 	}
-	return elem{c: c}
 }
 
 // page is one CustomerFull response, read up to PageSize+1 elements.
 type page struct {
-	skip  int
-	elems []elem
+	skip int
+	// cs and info are the elements read, decoded: info[i] goes with cs[i].
+	cs   []Customer
+	info []elemInfo
 	// rest is set when the response held more than PageSize elements: the server
 	// ignored paging and this response, still open, is the whole result.
 	rest *elemReader
@@ -47,7 +49,7 @@ func (p *page) close() {
 
 // fetchPage requests the page at skip and decodes it. Decoding here, in the
 // fetching goroutine, lets pages fetched ahead decode in parallel. The first
-// lazy rows, which overlap the page before, are read lazily (see elem).
+// lazy rows, which overlap the page before, are read lazily (see elemInfo).
 func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 	p := &page{skip: skip}
 	u := customerFullURL(s.c.cfg.BaseURL, s.companyID, s.since, s.c.cfg.PageSize, skip)
@@ -58,26 +60,28 @@ func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 	}
 	er := newElemReader(resp.body)
 	limit := s.c.cfg.PageSize + 1
-	p.elems = make([]elem, 0, min(limit, 1024))
-	for len(p.elems) < limit {
+	p.cs = make([]Customer, 0, min(limit, 1024))
+	p.info = make([]elemInfo, 0, min(limit, 1024))
+	for len(p.cs) < limit {
 		next := er.nextElem
-		if len(p.elems) < lazy {
+		if len(p.cs) < lazy {
 			next = er.nextLazy
 		}
-		el, err := next()
-		if errors.Is(err, io.EOF) {
-			resp.Close()
-			return p
-		}
+		p.cs = append(p.cs, Customer{})
+		in, err := next(&p.cs[len(p.cs)-1])
 		if err != nil {
+			p.cs = p.cs[:len(p.cs)-1]
 			resp.Close()
+			if errors.Is(err, io.EOF) {
+				return p
+			}
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			}
 			p.err = err
 			return p
 		}
-		p.elems = append(p.elems, el)
+		p.info = append(p.info, in)
 	}
 	p.rest, p.resp = er, resp
 	return p

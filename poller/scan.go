@@ -190,7 +190,7 @@ func (s *scan) run(ctx context.Context) error {
 			defer p.close()
 			return s.streamAll(ctx, p)
 		}
-		if p.skip > 0 && !s.anchored(p.elems) {
+		if p.skip > 0 && !s.anchored(p.cs, p.info) {
 			// Rows before this page vanished (moved or reordered) by more than the
 			// overlap: read again further back with a wider overlap.
 			s.res.Rereads++
@@ -212,12 +212,12 @@ func (s *scan) run(ctx context.Context) error {
 			overlap = min(maxOverlap, max(overlap, overlap<<fails))
 			fails = 0
 		}
-		if err := s.handOn(ctx, p.elems, true); err != nil {
+		if err := s.handOn(ctx, p.cs, p.info, true); err != nil {
 			return err
 		}
 		queue = queue[1:]
 		head.cancel()
-		if len(p.elems) < n {
+		if len(p.cs) < n {
 			return nil // a short page ends the scan
 		}
 		lastEnd = p.skip + n
@@ -237,12 +237,12 @@ func (s *scan) run(ctx context.Context) error {
 
 // anchored reports whether the page holds a row handed on earlier in this scan,
 // unchanged.
-func (s *scan) anchored(elems []elem) bool {
-	for i := range elems {
-		if elems[i].rerr != nil {
+func (s *scan) anchored(cs []Customer, info []elemInfo) bool {
+	for i := range cs {
+		if info[i].rerr != nil {
 			continue
 		}
-		if v, ok := s.handed[elems[i].c.IdBytes]; ok && v == elems[i].c.Version {
+		if v, ok := s.handed[cs[i].IdBytes]; ok && v == cs[i].Version {
 			return true
 		}
 	}
@@ -253,36 +253,50 @@ func (s *scan) anchored(elems []elem) bool {
 // PageSize. With remember false (an unpaged response, which is the whole result
 // and needs no anchors) nothing is added to the memory of the scan, so that
 // memory stays bounded whatever the response's length.
-func (s *scan) handOn(ctx context.Context, elems []elem, remember bool) error {
-	b := Batch{CompanyID: s.companyID, ScanID: s.res.ScanID, Customers: make([]Customer, 0, len(elems))}
-	for i := range elems {
-		e := &elems[i]
-		if e.lazy != "" {
-			if v, ok := s.handed[e.c.IdBytes]; ok && e.c.Version <= v {
+//
+// The batch's customers are cs itself, compacted in place: when the elements
+// dropped are a prefix (the rows that repeat the page before), nothing is
+// copied. cs must not be used after.
+func (s *scan) handOn(ctx context.Context, cs []Customer, info []elemInfo, remember bool) error {
+	b := Batch{CompanyID: s.companyID, ScanID: s.res.ScanID}
+	first, kept := -1, 0 // the customers handed on are cs[first : first+kept]
+	for i := range cs {
+		c, in := &cs[i], &info[i]
+		if in.lazy != "" {
+			if v, ok := s.handed[c.IdBytes]; ok && c.Version <= v {
 				continue // the repeat it was expected to be: no need to decode it
 			}
-			*e = e.decoded()
+			decodeLazy(c, in)
 		}
-		if e.rerr != nil {
-			key := string(e.rerr.Raw)
+		if in.rerr != nil {
+			key := string(in.rerr.Raw)
 			if _, dup := s.invalid[key]; dup {
 				continue
 			}
 			if remember {
 				s.invalid[key] = struct{}{}
 			}
-			e.rerr.CompanyID = s.companyID
-			b.Invalid = append(b.Invalid, *e.rerr)
+			in.rerr.CompanyID = s.companyID
+			b.Invalid = append(b.Invalid, *in.rerr)
 			continue
 		}
-		if v, ok := s.handed[e.c.IdBytes]; ok && e.c.Version <= v {
+		if v, ok := s.handed[c.IdBytes]; ok && c.Version <= v {
 			continue
 		}
 		if remember {
-			s.handed[e.c.IdBytes] = e.c.Version
+			s.handed[c.IdBytes] = c.Version
 		}
-		s.unknownFields += e.c.UnknownFields
-		b.Customers = append(b.Customers, e.c)
+		s.unknownFields += c.UnknownFields
+		if first < 0 {
+			first = i
+		}
+		if first+kept != i {
+			cs[first+kept] = *c
+		}
+		kept++
+	}
+	if kept > 0 {
+		b.Customers = cs[first : first+kept : first+kept]
 	}
 	if len(b.Customers)+len(b.Invalid) == 0 {
 		return nil
@@ -297,15 +311,16 @@ func (s *scan) handOn(ctx context.Context, elems []elem, remember bool) error {
 // as it arrives, PageSize elements at a time.
 func (s *scan) streamAll(ctx context.Context, p *page) error {
 	n := s.c.cfg.PageSize
-	if err := s.handOn(ctx, p.elems[:n], false); err != nil {
+	cs := append(make([]Customer, 0, n), p.cs[n:]...)
+	info := append(make([]elemInfo, 0, n), p.info[n:]...)
+	if err := s.handOn(ctx, p.cs[:n], p.info[:n], false); err != nil {
 		return err
 	}
-	buf := make([]elem, 0, n)
-	buf = append(buf, p.elems[n:]...)
 	for {
-		el, err := p.rest.nextElem()
+		cs = append(cs, Customer{})
+		in, err := p.rest.nextElem(&cs[len(cs)-1])
 		if errors.Is(err, io.EOF) {
-			return s.handOn(ctx, buf, false)
+			return s.handOn(ctx, cs[:len(cs)-1], info, false)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -313,12 +328,13 @@ func (s *scan) streamAll(ctx context.Context, p *page) error {
 			}
 			return fmt.Errorf("unpaged response: %w", err)
 		}
-		buf = append(buf, el)
-		if len(buf) == n {
-			if err := s.handOn(ctx, buf, false); err != nil {
+		info = append(info, in)
+		if len(cs) == n {
+			if err := s.handOn(ctx, cs, info, false); err != nil {
 				return err
 			}
-			buf = make([]elem, 0, n) // fn may keep the batch's customers
+			// fn may keep the batch's customers: the next batch needs new memory.
+			cs, info = make([]Customer, 0, n), make([]elemInfo, 0, n)
 		}
 	}
 }

@@ -113,32 +113,34 @@ func (e *elemReader) next() ([]byte, error) {
 	return el, nil
 }
 
-// nextElem decodes the next element, or returns io.EOF after the closing ']'.
-// A customer is decoded in place: its strings point into the read buffer, which
-// is never overwritten. Only when that fails (a broken record, or one that runs
-// past the bytes read so far) is the element delimited first and decoded alone.
-func (e *elemReader) nextElem() (elem, error) {
+// nextElem decodes the next element into *c, which must be zero, or returns
+// io.EOF after the closing ']'. A customer is decoded in place: its strings
+// point into the read buffer, which is never overwritten. Only when that fails
+// (a broken record, or one that runs past the bytes read so far) is the element
+// delimited first and decoded alone. An element that does not decode leaves *c
+// zero and returns its RecordError in the elemInfo.
+func (e *elemReader) nextElem(c *Customer) (elemInfo, error) {
 	if err := e.advance(); err != nil {
-		return elem{}, err
+		return elemInfo{}, err
 	}
 	if e.buf[e.start] == '{' {
 		d := decoder{s: e.text(), i: e.start}
-		if c, err := d.record(); err == nil {
+		if d.record(c) == nil {
 			e.start = d.i
 			e.first = false
 			e.state = 2
-			return elem{c: c}, nil
+			return elemInfo{}, nil
 		}
 	}
-	return e.delimitThenDecode(false)
+	return e.delimitThenDecode(c, false)
 }
 
 // nextLazy is nextElem for a row expected to repeat one handed on already: it
-// reads only the customer's Id and Version and keeps the raw element (see
-// elem). A row whose identity cannot be read is decoded in full at once.
-func (e *elemReader) nextLazy() (elem, error) {
+// reads only the customer's Id and Version into *c and keeps the raw element
+// (see elemInfo). A row whose identity cannot be read is decoded in full at once.
+func (e *elemReader) nextLazy(c *Customer) (elemInfo, error) {
 	if err := e.advance(); err != nil {
-		return elem{}, err
+		return elemInfo{}, err
 	}
 	if e.buf[e.start] == '{' {
 		text := e.text()
@@ -148,19 +150,20 @@ func (e *elemReader) nextLazy() (elem, error) {
 			e.start = d.i
 			e.first = false
 			e.state = 2
-			return elem{c: Customer{Id: id, IdBytes: idBytes, Version: version}, lazy: raw}, nil
+			c.Id, c.IdBytes, c.Version = id, idBytes, version
+			return elemInfo{lazy: raw}, nil
 		}
 	}
-	return e.delimitThenDecode(true)
+	return e.delimitThenDecode(c, true)
 }
 
 // delimitThenDecode finds the end of the element at start with the splitter,
-// reading as much as it needs, and decodes the element alone: only its
+// reading as much as it needs, and decodes the element alone into *c: only its
 // identity if lazy and it has one, else in full.
-func (e *elemReader) delimitThenDecode(lazy bool) (elem, error) {
+func (e *elemReader) delimitThenDecode(c *Customer, lazy bool) (elemInfo, error) {
 	b, err := e.element()
 	if err != nil {
-		return elem{}, err
+		return elemInfo{}, err
 	}
 	e.first = false
 	e.state = 2
@@ -168,15 +171,15 @@ func (e *elemReader) delimitThenDecode(lazy bool) (elem, error) {
 	if lazy {
 		d := decoder{s: raw}
 		if id, idBytes, version, err := d.identity(); err == nil && d.i == len(raw) {
-			return elem{c: Customer{Id: id, IdBytes: idBytes, Version: version}, lazy: raw}, nil
+			c.Id, c.IdBytes, c.Version = id, idBytes, version
+			return elemInfo{lazy: raw}, nil
 		}
 	}
 	d := decoder{s: raw}
-	c, err := d.customer()
-	if err != nil {
-		return elem{rerr: recordError(b, err)}, nil
+	if err := d.customer(c); err != nil {
+		return elemInfo{rerr: recordError(b, err)}, nil
 	}
-	return elem{c: c}, nil
+	return elemInfo{}, nil
 }
 
 // text is the buffer read so far as a string, without a copy: more never
@@ -368,15 +371,17 @@ func (e *elemReader) preview() string {
 // buffer they were decoded from: copy what is kept for long.
 func DecodeResponse(body io.Reader, fn func(Customer, *RecordError) error) error {
 	er := newElemReader(body)
+	var c Customer
 	for {
-		el, err := er.nextElem()
+		c = Customer{}
+		in, err := er.nextElem(&c)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := fn(el.c, el.rerr); err != nil {
+		if err := fn(c, in.rerr); err != nil {
 			return err
 		}
 	}

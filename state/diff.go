@@ -53,6 +53,9 @@ type Pending struct {
 	deadLetters map[int64]map[[16]byte]struct{}
 	cursors     map[int64]Cursor
 	n           int
+	// sizeHint is the most versions one company had in the last transaction:
+	// the next one's map starts that large instead of growing to it.
+	sizeHint int
 }
 
 // NewPending returns an empty set of pending changes on top of idx.
@@ -102,7 +105,7 @@ func (p *Pending) SetVersion(companyID int64, id [16]byte, version int64) {
 	}
 	m := p.versions[companyID]
 	if m == nil {
-		m = make(map[[16]byte]int64)
+		m = make(map[[16]byte]int64, p.sizeHint)
 		p.versions[companyID] = m
 	}
 	if old, ok := m[id]; !ok || version > old {
@@ -167,6 +170,10 @@ func (p *Pending) Commit() {
 
 // Discard forgets the pending changes (the transaction aborted).
 func (p *Pending) Discard() {
+	p.sizeHint = 0
+	for _, m := range p.versions {
+		p.sizeHint = max(p.sizeHint, len(m))
+	}
 	p.versions, p.deadLetters, p.cursors, p.n = nil, nil, nil, 0
 }
 
