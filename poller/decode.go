@@ -1,7 +1,6 @@
 package poller
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,20 +19,20 @@ func DecodeCustomer(raw []byte) (Customer, error) {
 	d := decoder{s: string(raw)}
 	var c Customer
 	if err := d.customer(&c); err != nil {
-		return Customer{}, recordError(raw, err)
+		return Customer{}, recordError(d.s, err)
 	}
 	return c, nil
 }
 
 // recordError is the RecordError of an element that failed to decode, with a
 // copy of the element.
-func recordError(raw []byte, err error) *RecordError {
+func recordError(raw string, err error) *RecordError {
 	var de *decodeError
 	reason := "bad_json"
 	if errors.As(err, &de) {
 		reason = de.reason
 	}
-	return &RecordError{Raw: json.RawMessage(bytes.Clone(raw)), Reason: reason, Err: err}
+	return &RecordError{Raw: json.RawMessage(raw), Reason: reason, Err: err}
 }
 
 // decodeError carries the short label a RecordError reports as Reason.

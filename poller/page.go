@@ -22,7 +22,7 @@ func decodeLazy(c *Customer, in *elemInfo) {
 	*c, in.lazy = Customer{}, ""
 	d := decoder{s: raw}
 	if err := d.customer(c); err != nil {
-		in.rerr = recordError([]byte(raw), err)
+		in.rerr = recordError(raw, err)
 	}
 }
 

@@ -20,8 +20,8 @@ const (
 // elemReader reads a streamed JSON array element by element, so that a response
 // of any length passes in the memory of the elements not yet handed on.
 // nextElem decodes each customer straight from the read buffer (one pass over
-// the bytes, no copy); an element that does not decode is delimited by next's
-// splitter, which only tracks strings and nesting, and reported on its own.
+// the bytes, no copy); an element that does not decode is delimited by element,
+// a splitter that only tracks strings and nesting, and reported on its own.
 type elemReader struct {
 	r          io.Reader
 	buf        []byte
@@ -98,21 +98,6 @@ func truncated(err error) error {
 	return fmt.Errorf("%w: reading body: %v", ErrMalformedResponse, err)
 }
 
-// next returns the next element's bytes, valid until the next call, or io.EOF
-// after the closing ']'.
-func (e *elemReader) next() ([]byte, error) {
-	if err := e.advance(); err != nil {
-		return nil, err
-	}
-	el, err := e.element()
-	if err != nil {
-		return nil, err
-	}
-	e.first = false
-	e.state = 2
-	return el, nil
-}
-
 // nextElem decodes the next element into *c, which must be zero, or returns
 // io.EOF after the closing ']'. A customer is decoded in place: its strings
 // point into the read buffer, which is never overwritten. Only when that fails
@@ -177,7 +162,7 @@ func (e *elemReader) delimitThenDecode(c *Customer, lazy bool) (elemInfo, error)
 	}
 	d := decoder{s: raw}
 	if err := d.customer(c); err != nil {
-		return elemInfo{rerr: recordError(b, err)}, nil
+		return elemInfo{rerr: recordError(raw, err)}, nil
 	}
 	return elemInfo{}, nil
 }

@@ -14,6 +14,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// next returns the next element's bytes, or io.EOF after the closing ']': the
+// splitter alone, as the reference the in-place decoding is checked against.
+func (e *elemReader) next() ([]byte, error) {
+	if err := e.advance(); err != nil {
+		return nil, err
+	}
+	el, err := e.element()
+	if err != nil {
+		return nil, err
+	}
+	e.first = false
+	e.state = 2
+	return el, nil
+}
+
 // splitThenDecode is the reference for nextElem: the splitter's elements, each
 // decoded alone by DecodeCustomer. It returns the elements and the error that
 // ended the stream (nil after a well-formed array).
