@@ -41,22 +41,36 @@ type Config struct {
 	Compression string
 }
 
-// compressionCodecs are the accepted Compression values.
-var compressionCodecs = map[string]kgo.CompressionCodec{
-	"none":   kgo.NoCompression(),
-	"gzip":   kgo.GzipCompression(),
-	"snappy": kgo.SnappyCompression(),
-	"lz4":    kgo.Lz4Compression(),
-	"zstd":   kgo.ZstdCompression(),
+// compressions are the accepted Compression values and their codecs, in the
+// order messages list them.
+var compressions = []struct {
+	name  string
+	codec kgo.CompressionCodec
+}{
+	{"none", kgo.NoCompression()},
+	{"gzip", kgo.GzipCompression()},
+	{"snappy", kgo.SnappyCompression()},
+	{"lz4", kgo.Lz4Compression()},
+	{"zstd", kgo.ZstdCompression()},
 }
 
-func knownCompression(name string) bool {
-	_, ok := compressionCodecs[name]
-	return ok
+func compressionCodec(name string) (kgo.CompressionCodec, bool) {
+	for _, c := range compressions {
+		if c.name == name {
+			return c.codec, true
+		}
+	}
+	return kgo.CompressionCodec{}, false
 }
 
 // CompressionNames lists the accepted Compression values.
-func CompressionNames() []string { return []string{"none", "gzip", "snappy", "lz4", "zstd"} }
+func CompressionNames() []string {
+	names := make([]string, len(compressions))
+	for i, c := range compressions {
+		names[i] = c.name
+	}
+	return names
+}
 
 // DefaultConfig returns the defaults, without KafkaOpts.
 func DefaultConfig() Config {
@@ -112,6 +126,7 @@ func (c Config) withDefaults() Config {
 // their defaults).
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	_, knownCodec := compressionCodec(c.Compression)
 	switch {
 	case len(c.KafkaOpts) == 0:
 		return errors.New("kafka brokers: required")
@@ -127,7 +142,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max transaction age: must not be negative, got %s", c.MaxTransactionAge)
 	case c.EndTimeout < 0:
 		return fmt.Errorf("end timeout: must not be negative, got %s", c.EndTimeout)
-	case !knownCompression(c.Compression):
+	case !knownCodec:
 		return fmt.Errorf("compression: must be one of %s, got %q", strings.Join(CompressionNames(), ", "), c.Compression)
 	}
 	return c.State.Validate()
@@ -135,6 +150,7 @@ func (c Config) Validate() error {
 
 // kgoOpts is every option of the producer client.
 func (c Config) kgoOpts() []kgo.Opt {
+	codec, _ := compressionCodec(c.Compression) // Validate refused an unknown name
 	return append(slices.Clone(c.KafkaOpts),
 		kgo.TransactionalID(c.TransactionalID),
 		// A broker aborts a transaction open longer than this; MaxTransactionAge
@@ -142,7 +158,7 @@ func (c Config) kgoOpts() []kgo.Opt {
 		kgo.TransactionTimeout(max(time.Minute, 4*c.MaxTransactionAge)),
 		kgo.RecordPartitioner(partitioner{state: c.State.Topic}),
 		kgo.MaxBufferedRecords(max(10000, 4*c.MaxEventsPerTransaction+64)),
-		kgo.ProducerBatchCompression(compressionCodecs[c.Compression]),
+		kgo.ProducerBatchCompression(codec),
 	)
 }
 

@@ -61,8 +61,7 @@ type Publisher struct {
 	cfg       Config
 	log       *slog.Logger
 	enc       Encoder
-	schemaRef string
-	// schemaRefHeader is schemaRef as the header value every event shares.
+	// schemaRefHeader is the encoder's SchemaRef, the header value every event shares.
 	schemaRefHeader []byte
 	now             func() time.Time
 	cl              *kgo.Client
@@ -146,7 +145,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 		cfg:             cfg,
 		log:             o.logger,
 		enc:             o.encoder,
-		schemaRef:       o.encoder.SchemaRef(),
 		schemaRefHeader: []byte(o.encoder.SchemaRef()),
 		now:             o.now,
 		cl:              cl,
