@@ -242,11 +242,7 @@ func TestFencedBySecondInstance(t *testing.T) {
 			if code != 1 || !strings.Contains(older.stderr.String(), want) {
 				t.Errorf("the fenced instance exited %d, want 1 with the line\n%s\n%s", code, want, older.tail(20))
 			}
-			e.waitLoaded(t, 5*time.Minute, newer, "the newer instance to finish the load")
-			stopTrickle()
-			e.waitCaughtUp(t, 3*time.Minute, func() *proc { return newer })
-			newer.stop(t)
-			e.check(t)
+			e.finish(t, newer, stopTrickle, "the newer instance to finish the load")
 		})
 	}
 }
@@ -347,11 +343,7 @@ func TestCovaOutage(t *testing.T) {
 	}
 	e.sim.SetHazards(covatest.Hazards{})
 
-	e.waitLoaded(t, 5*time.Minute, p, "the load to finish after the outage")
-	stopTrickle()
-	e.waitCaughtUp(t, 3*time.Minute, func() *proc { return p })
-	p.stop(t)
-	e.check(t)
+	e.finish(t, p, stopTrickle, "the load to finish after the outage")
 }
 
 // TestStateTopicNotCompacted: a state topic created beforehand with a delete
@@ -959,6 +951,18 @@ func (e *env) waitLoaded(t *testing.T, d time.Duration, p *proc, what string) {
 		s, err := e.okScans(p)
 		return err == nil && s >= 1
 	})
+}
+
+// finish ends a scenario whose covacdc p is still loading while Cova changes:
+// it waits for the load (what), stops the changes, waits until p has published
+// everything, stops p and checks the events topic.
+func (e *env) finish(t *testing.T, p *proc, stopChanges func(), what string) {
+	t.Helper()
+	e.waitLoaded(t, 5*time.Minute, p, what)
+	stopChanges()
+	e.waitCaughtUp(t, 3*time.Minute, func() *proc { return p })
+	p.stop(t)
+	e.check(t)
 }
 
 // waitCaughtUp waits until a running covacdc has committed two scans that began
