@@ -58,9 +58,9 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // concurrent use; transactions are serialised inside: scans of several companies
 // may share one transaction.
 type Publisher struct {
-	cfg       Config
-	log       *slog.Logger
-	enc       Encoder
+	cfg Config
+	log *slog.Logger
+	enc Encoder
 	// schemaRefHeader is the encoder's SchemaRef, the header value every event shares.
 	schemaRefHeader []byte
 	now             func() time.Time
@@ -77,7 +77,9 @@ type Publisher struct {
 
 	// txnMu serialises everything that touches the open transaction.
 	txnMu      sync.Mutex
-	arena      arena // bytes of the records produced
+	arena      arena                      // bytes of the records produced
+	recs       recycler[kgo.Record]       // the records produced
+	headers    recycler[kgo.RecordHeader] // their headers
 	pending    *state.Pending
 	inTxn      bool
 	txnStart   time.Time

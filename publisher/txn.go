@@ -106,10 +106,15 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		}
 	}()
 	companyHeader := []byte(companyLabel)
-	// One allocation for the batch's records and one for their headers, rather
-	// than one each per record; kgo keeps a pointer to each until it is produced.
-	recs := make([]kgo.Record, 0, 2*len(b.Customers))
-	headers := make([]kgo.RecordHeader, 0, 4*len(b.Customers))
+	// One slice for the batch's records and one for their headers, rather than
+	// an allocation each per record, reused once their transaction commits; kgo
+	// keeps a pointer to each record until it is produced.
+	recs, recsSince := p.recs.get(2 * len(b.Customers))
+	headers, headersSince := p.headers.get(4 * len(b.Customers))
+	defer func() {
+		p.recs.used(recs, recsSince)
+		p.headers.used(headers, headersSince)
+	}()
 	var ev schema.Event // the encoder keeps no pointer to it
 	var prev int64
 	// When this batch was read from Cova (moments ago): the events' capturedAt.
@@ -404,6 +409,9 @@ func (p *Publisher) txnCommitted(started time.Time, events int) {
 	p.mu.Lock()
 	p.pending.Commit()
 	p.mu.Unlock()
+	p.arena.committed()
+	p.recs.committed()
+	p.headers.committed()
 	for k, n := range p.txnCounts {
 		p.m.events.WithLabelValues(strconv.FormatInt(k.company, 10), k.typ.String()).Add(float64(n))
 	}
@@ -421,6 +429,9 @@ func (p *Publisher) txnCommitted(started time.Time, events int) {
 // Called with txnMu.
 func (p *Publisher) txnAborted() {
 	p.pending.Discard()
+	p.arena.aborted()
+	p.recs.aborted()
+	p.headers.aborted()
 	for s := range p.txnScans {
 		if s.err == nil {
 			s.err = fmt.Errorf("scan %q of company %d: %w", s.id, s.company, ErrScanAborted)
