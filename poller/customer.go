@@ -138,7 +138,8 @@ func (e *RecordError) Unwrap() error { return e.Err }
 
 // Batch is a run of consecutive decoded elements of one scan, handed on in the order
 // served. A customer seen twice within a scan (page overlap, a re-read) is handed on
-// once per distinct Version at most.
+// once per distinct Version at most. Customers is valid until the function given
+// the batch returns (see Client.Scan).
 type Batch struct {
 	CompanyID int64
 	ScanID    string

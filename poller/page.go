@@ -60,8 +60,7 @@ func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 	}
 	er := newElemReader(resp.body)
 	limit := s.c.cfg.PageSize + 1
-	p.cs = make([]Customer, 0, min(limit, 1024))
-	p.info = make([]elemInfo, 0, min(limit, 1024))
+	p.cs, p.info = s.pageMem(min(limit, 1024))
 	for len(p.cs) < limit {
 		next := er.nextElem
 		if len(p.cs) < lazy {
@@ -85,4 +84,40 @@ func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 	}
 	p.rest, p.resp = er, resp
 	return p
+}
+
+// pageMem returns empty slices for a page to decode into, with room for n
+// elements: those of a page handed on already when there is one. A scan's pages
+// are decoded into a few such slices in turn rather than each into new memory,
+// which the garbage collector would otherwise have to reclaim.
+func (s *scan) pageMem(n int) ([]Customer, []elemInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.spareMem) > 0 {
+		m := s.spareMem[len(s.spareMem)-1]
+		s.spareMem = s.spareMem[:len(s.spareMem)-1]
+		if cap(m.cs) >= n && cap(m.info) >= n {
+			return m.cs[:0], m.info[:0]
+		}
+	}
+	return make([]Customer, 0, n), make([]elemInfo, 0, n)
+}
+
+// reusePageMem gives back a page's slices once nothing refers to their
+// elements: the page's batch was handed on and fn has returned, or the page was
+// dropped without being handed on.
+func (s *scan) reusePageMem(cs []Customer, info []elemInfo) {
+	if cap(cs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.spareMem) < s.c.cfg.FetchAhead+1 {
+		s.spareMem = append(s.spareMem, pageMem{cs: cs, info: info})
+	}
+}
+
+type pageMem struct {
+	cs   []Customer
+	info []elemInfo
 }

@@ -27,9 +27,11 @@ import (
 // because ScanResult.Next comes from the server's clock at the start of this one.
 //
 // fn is called from the goroutine that called Scan, one batch at a time; a batch
-// holds at most PageSize elements and fn may keep it (its customers' strings
-// keep alive the read buffer they were decoded from, a few hundred KB: copy what
-// is kept for long). Memory: Scan remembers the
+// holds at most PageSize elements. Once fn returns, the scan decodes later
+// pages into the batch's Customers slice: fn must not keep the slice, but may
+// keep copies of its Customers, which nothing overwrites (their strings keep
+// alive the read buffer they were decoded from, a few hundred KB: copy what is
+// kept for long). Batch.Invalid is fn's to keep. Memory: Scan remembers the
 // Id and Version of every customer handed on from paged responses (about 40
 // bytes each); an unpaged response streams in the memory of one page.
 func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn func(context.Context, Batch) error) (ScanResult, error) {
@@ -92,6 +94,7 @@ type scan struct {
 	mu          sync.Mutex // guards what fetching goroutines update
 	requests    int
 	serverStart time.Time
+	spareMem    []pageMem // see pageMem
 }
 
 func newScanID() string {
@@ -127,8 +130,21 @@ func (s *scan) run(ctx context.Context) error {
 	overlap := cfg.PageOverlap
 	maxOverlap := max(overlap, n/2)
 
-	var queue []*pending
+	// FetchAhead workers fetch the pages, rather than a goroutine per page: a
+	// page's decoding grows its goroutine's stack, and a worker grows it once.
+	// At most FetchAhead pages are queued, so sending never blocks.
+	work := make(chan func(), cfg.FetchAhead)
 	var wg sync.WaitGroup
+	for range cfg.FetchAhead {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for fetch := range work {
+				fetch()
+			}
+		}()
+	}
+	var queue []*pending
 	start := func(skip int) {
 		pctx, cancel := context.WithCancel(ctx)
 		p := &pending{skip: skip, cancel: cancel, done: make(chan struct{})}
@@ -137,14 +153,12 @@ func (s *scan) run(ctx context.Context) error {
 		if skip > 0 {
 			lazy = overlap
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		work <- func() {
 			defer close(p.done)
 			p.page = s.fetchPage(pctx, skip, lazy)
-		}()
+		}
 	}
-	// drop cancels every page in flight and waits for its goroutine.
+	// drop cancels every page queued or in flight and waits until it is done.
 	drop := func() {
 		for _, p := range queue {
 			p.cancel()
@@ -152,10 +166,11 @@ func (s *scan) run(ctx context.Context) error {
 		for _, p := range queue {
 			<-p.done
 			p.page.close()
+			s.reusePageMem(p.page.cs, p.page.info)
 		}
 		queue = queue[:0]
 	}
-	defer func() { drop(); wg.Wait() }()
+	defer func() { drop(); close(work); wg.Wait() }()
 
 	skip := 0
 	window := 1 // only one request until the first page proves there is more
@@ -215,6 +230,7 @@ func (s *scan) run(ctx context.Context) error {
 		if err := s.handOn(ctx, p.cs, p.info, true); err != nil {
 			return err
 		}
+		s.reusePageMem(p.cs, p.info)
 		queue = queue[1:]
 		head.cancel()
 		if len(p.cs) < n {
@@ -333,8 +349,7 @@ func (s *scan) streamAll(ctx context.Context, p *page) error {
 			if err := s.handOn(ctx, cs, info, false); err != nil {
 				return err
 			}
-			// fn may keep the batch's customers: the next batch needs new memory.
-			cs, info = make([]Customer, 0, n), make([]elemInfo, 0, n)
+			cs, info = cs[:0], info[:0]
 		}
 	}
 }

@@ -265,3 +265,45 @@ func TestUnpagedResponseBoundedMemory(t *testing.T) {
 		t.Errorf("heap reached %d MB while streaming", peak>>20)
 	}
 }
+
+// TestScanReusesPageMemory: later pages are decoded into the memory of batches
+// already handed on, while copies of the customers fn kept stay intact, and fn
+// may scribble over a batch's slice without harming the scan (it is the
+// scan's again once fn returns). Rows move during the scan, so pages are also
+// dropped and read again.
+func TestScanReusesPageMemory(t *testing.T) {
+	for _, ahead := range []int{1, 4} {
+		t.Run(fmt.Sprintf("fetch-ahead=%d", ahead), func(t *testing.T) {
+			f := newFakeCova(t, 2000)
+			f.byTime = true
+			f.between = func(f *fakeCova) { f.modify(25) }
+			c, _ := newTestClient(t, f, func(cfg *Config) { cfg.FetchAhead = ahead })
+			initial := f.truth()
+			var kept []Customer
+			slots := map[*Customer]bool{}
+			_, err := c.Scan(context.Background(), 42, time.Time{}, func(_ context.Context, b Batch) error {
+				kept = append(kept, b.Customers...)
+				for i := range b.Customers {
+					slots[&b.Customers[i]] = true
+					b.Customers[i] = Customer{Id: "scribbled"}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			for _, cu := range kept {
+				if cu.Id == "scribbled" || cu.LastModifiedDateUtc.Raw == "" {
+					t.Fatalf("a kept customer was overwritten: %+v", cu)
+				}
+				got[cu.Id] = max(got[cu.Id], cu.Version)
+			}
+			assertComplete(t, initial, got)
+			// Without reuse every customer handed on has a slot of its own.
+			if limit := (ahead + 2) * (c.cfg.PageSize + 1); len(slots) > limit {
+				t.Errorf("%d customers handed on in %d distinct slots, want at most %d", len(kept), len(slots), limit)
+			}
+		})
+	}
+}
