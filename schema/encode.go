@@ -222,6 +222,9 @@ func appendOptString(b []byte, p *string) []byte {
 	if p == nil {
 		return append(b, 0)
 	}
+	if s := *p; len(s) < 64 { // the branch and a length of one byte
+		return append(append(b, 2, byte(len(s)<<1)), s...)
+	}
 	return appendString(append(b, 2), *p)
 }
 
@@ -248,6 +251,9 @@ func appendLong(b []byte, v int64) []byte {
 }
 
 func appendString(b []byte, s string) []byte {
+	if len(s) < 64 { // a length of one byte
+		return append(append(b, byte(len(s)<<1)), s...)
+	}
 	return append(appendLong(b, int64(len(s))), s...)
 }
 

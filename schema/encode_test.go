@@ -63,7 +63,7 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-var randomStrings = []string{"", "a", "Zoë", "日本語", "\"quoted\"\n", "🌿", strings.Repeat("x", 70), strings.Repeat("é", 200)}
+var randomStrings = []string{"", "a", "Zoë", "日本語", "\"quoted\"\n", "🌿", strings.Repeat("y", 63), strings.Repeat("z", 64), strings.Repeat("x", 70), strings.Repeat("é", 200)}
 
 func randomEvent(r *rand.Rand) *Event {
 	str := func() *string {
