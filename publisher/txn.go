@@ -156,7 +156,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			return err
 		}
 		key := p.arena.keep(append(p.arena.free(), c.Id...))
-		typ := p.arena.keep(append(p.arena.free(), ch.Type.String()...))
+		typ := changeTypeHeaders[ch.Type]
 		version := p.arena.keep(strconv.AppendInt(p.arena.free(), c.Version, 10))
 		h := len(headers)
 		headers = append(headers,
@@ -188,6 +188,14 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		}
 	}
 	return nil
+}
+
+// changeTypeHeaders are the values of the change-type header, shared by the
+// records of every event: kgo only reads header values.
+var changeTypeHeaders = [...][]byte{
+	schema.Snapshot: []byte(schema.Snapshot.String()),
+	schema.Created:  []byte(schema.Created.String()),
+	schema.Updated:  []byte(schema.Updated.String()),
 }
 
 // deadLetter adds a record to the dead-letter topic, once per company and raw
