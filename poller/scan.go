@@ -130,25 +130,28 @@ func (s *scan) run(ctx context.Context) error {
 	overlap := cfg.PageOverlap
 	maxOverlap := max(overlap, n/2)
 
-	// FetchAhead workers fetch the pages, rather than a goroutine per page: a
-	// page's decoding grows its goroutine's stack, and a worker grows it once.
-	// At most FetchAhead pages are queued, so sending never blocks.
+	// Workers fetch the pages, rather than a goroutine per page: a page's
+	// decoding grows its goroutine's stack, and a worker grows it once. There
+	// are never more workers than pages queued at once (at most FetchAhead), so
+	// a one-page scan starts one, and sending never blocks.
 	work := make(chan func(), cfg.FetchAhead)
 	var wg sync.WaitGroup
-	for range cfg.FetchAhead {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for fetch := range work {
-				fetch()
-			}
-		}()
-	}
+	workers := 0
 	var queue []*pending
 	start := func(skip int) {
 		pctx, cancel := context.WithCancel(ctx)
 		p := &pending{skip: skip, cancel: cancel, done: make(chan struct{})}
 		queue = append(queue, p)
+		if workers < len(queue) {
+			workers++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for fetch := range work {
+					fetch()
+				}
+			}()
+		}
 		lazy := 0 // rows expected to repeat the end of the page before
 		if skip > 0 {
 			lazy = overlap
