@@ -66,8 +66,9 @@ type recycler[T any] struct {
 	aborts int   // transactions aborted so far
 }
 
-// maxSpare bounds the memory a recycler keeps between transactions.
-const maxSpare = 32
+// maxSpare bounds the memory a recycler keeps between transactions: 16 arena
+// blocks are 4 MB, more than a transaction of the default 2,000 events fills.
+const maxSpare = 16
 
 // get returns an empty slice with room for n elements, reused when a spare one
 // is large enough, and the count of aborts to give used with it.
@@ -93,13 +94,15 @@ func (r *recycler[T]) used(s []T, since int) {
 	}
 }
 
+// committed keeps as many spares as the transaction just committed used:
+// enough for the next one like it, and none held through a stretch of small
+// transactions (an idle covacdc commits little more than cursors).
 func (r *recycler[T]) committed() {
-	for i, s := range r.inUse {
-		if len(r.spare) < maxSpare {
-			r.spare = append(r.spare, s)
-		}
-		r.inUse[i] = nil
-	}
+	keep := min(len(r.inUse), maxSpare)
+	r.spare = append(r.spare, r.inUse...)
+	clear(r.spare[keep:])
+	r.spare = r.spare[:keep]
+	clear(r.inUse)
 	r.inUse = r.inUse[:0]
 }
 

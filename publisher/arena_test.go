@@ -109,3 +109,35 @@ func TestRecyclerDropsWhatAnAbortMayHold(t *testing.T) {
 		t.Fatalf("get(1000) returned capacity %d", cap(s))
 	}
 }
+
+// TestRecyclerKeepsWhatATransactionUsed: after a commit the recycler holds as
+// many spares as that transaction used, so a run of small transactions (an idle
+// covacdc) holds none.
+func TestRecyclerKeepsWhatATransactionUsed(t *testing.T) {
+	var r recycler[byte]
+	fill := func(n int) {
+		for range n {
+			s, since := r.get(64)
+			r.used(s, since)
+		}
+	}
+	fill(10)
+	r.committed()
+	if len(r.spare) != 10 {
+		t.Fatalf("%d spares after a transaction of 10, want 10", len(r.spare))
+	}
+	fill(3)
+	r.committed()
+	if len(r.spare) != 3 {
+		t.Fatalf("%d spares after a transaction of 3, want 3", len(r.spare))
+	}
+	r.committed()
+	if len(r.spare) != 0 {
+		t.Fatalf("%d spares after an empty transaction, want 0", len(r.spare))
+	}
+	fill(maxSpare + 5)
+	r.committed()
+	if len(r.spare) != maxSpare {
+		t.Fatalf("%d spares, want at most %d", len(r.spare), maxSpare)
+	}
+}
