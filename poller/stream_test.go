@@ -60,30 +60,34 @@ type decodedElem struct {
 	rerr *RecordError
 }
 
-// decodeInPlace reads body through nextElem, r delivering it in pieces. The
-// first lazy elements are read with nextLazy and then decoded in full, as
-// handOn does with a row that is not a repeat.
-func decodeInPlace(r io.Reader, lazy int) ([]decodedElem, error) {
+// readElems reads the elements of r as fetchPage does: the first lazy ones with
+// nextLazy, the rest with nextElem, until the end of the array or an error.
+func readElems(r io.Reader, lazy int) ([]Customer, []elemInfo, error) {
 	er := newElemReader(r)
 	var cs []Customer
 	var info []elemInfo
-	var err error
 	for {
 		next := er.nextElem
 		if len(cs) < lazy {
 			next = er.nextLazy
 		}
 		var c Customer
-		in, e := next(&c)
-		if errors.Is(e, io.EOF) {
-			break
+		in, err := next(&c)
+		if errors.Is(err, io.EOF) {
+			return cs, info, nil
 		}
-		if e != nil {
-			err = e
-			break
+		if err != nil {
+			return cs, info, err
 		}
 		cs, info = append(cs, c), append(info, in)
 	}
+}
+
+// decodeInPlace reads body through nextElem, r delivering it in pieces. The
+// first lazy elements are read with nextLazy and then decoded in full, as
+// handOn does with a row that is not a repeat.
+func decodeInPlace(r io.Reader, lazy int) ([]decodedElem, error) {
+	cs, info, err := readElems(r, lazy)
 	out := make([]decodedElem, len(cs))
 	for i := range cs {
 		if info[i].lazy != "" {
@@ -260,23 +264,9 @@ func TestLazyRowsDecodedOnlyWhenNew(t *testing.T) {
 		row(id3, 1, `,"DateOfBirth":"not a date"`), // new, and does not decode
 		row(id1, 6, `,"FamilyName":"Not lazy"`),
 	}, ",") + "]"
-	er := newElemReader(&pieces{b: []byte(body), n: 50})
-	var cs []Customer
-	var info []elemInfo
-	for i := 0; ; i++ {
-		next := er.nextElem
-		if i < 3 {
-			next = er.nextLazy
-		}
-		var c Customer
-		in, err := next(&c)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs, info = append(cs, c), append(info, in)
+	cs, info, err := readElems(&pieces{b: []byte(body), n: 50}, 3)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(cs) != 4 || info[0].lazy == "" || info[2].lazy == "" || info[3].lazy != "" {
 		t.Fatalf("elements %+v: want the first three lazy", info)
