@@ -33,9 +33,30 @@ func subcommands() []subcommand {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err := dispatch(ctx, args, stdout, stderr)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stderr, "covacdc: %s\n", oneLine(err.Error()))
+		msg := oneLine(err.Error())
+		if isUsage(err) {
+			msg = explainEnvSource(args, msg, os.Getenv)
+		}
+		fmt.Fprintf(stderr, "covacdc: %s\n", msg)
 	}
 	return err
+}
+
+// explainEnvSource names the environment variable in a configuration mistake
+// about a flag whose value came from that variable, wherever the mistake was
+// found (parsing, validation or start-up). It parses the subcommand's flags
+// again, from the same arguments and environment, to learn which flags the
+// environment set; the values are not used.
+func explainEnvSource(args []string, msg string, getenv func(string) string) string {
+	if len(args) == 0 {
+		return msg
+	}
+	c := commandByName(args[0])
+	if c == nil {
+		return msg
+	}
+	_ = c.parse(args[1:], getenv) // its error, if any, is the one being reported
+	return c.nameEnvSource(msg)
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {

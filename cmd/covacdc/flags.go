@@ -28,12 +28,13 @@ type command struct {
 	fs      *flag.FlagSet
 	order   []string // flag names in definition order, for help and the README
 	secret  map[string]bool
+	fromEnv map[string]string // flag name -> the variable parse took its value from
 }
 
 func newCommand(name, summary string) *command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	return &command{name: name, summary: summary, fs: fs, secret: map[string]bool{}}
+	return &command{name: name, summary: summary, fs: fs, secret: map[string]bool{}, fromEnv: map[string]string{}}
 }
 
 func (c *command) add(v flag.Value, name, usage string) {
@@ -78,7 +79,9 @@ func (c *command) List(p *[]string, name, usage string) {
 }
 
 // parse reads args, then the environment for every flag not given, and rejects
-// positional arguments. getenv is os.Getenv in production.
+// positional arguments. getenv is os.Getenv in production. It records in
+// fromEnv which flags took their value from a variable, so that an error about
+// such a flag can name the variable (see explainEnvSource).
 func (c *command) parse(args []string, getenv func(string) string) error {
 	set := map[string]bool{}
 	for i := 0; i < len(args); i++ {
@@ -128,11 +131,23 @@ func (c *command) parse(args []string, getenv func(string) string) error {
 		if value == "" {
 			continue
 		}
+		c.fromEnv[name] = env
 		if err := c.fs.Set(name, value); err != nil {
-			return usagef("--%s (from %s): %v", name, env, err)
+			return usagef("--%s: %v", name, err)
 		}
 	}
 	return nil
+}
+
+// nameEnvSource rewrites a message that starts with "--flag:" into "--flag
+// (from COVACDC_FLAG):" when parse took that flag's value from its variable: a
+// user who never typed the flag is told where the bad value came from.
+func (c *command) nameEnvSource(msg string) string {
+	name, rest, ok := strings.Cut(strings.TrimPrefix(msg, "--"), ":")
+	if !ok || !strings.HasPrefix(msg, "--") || c.fromEnv[name] == "" {
+		return msg
+	}
+	return fmt.Sprintf("--%s (from %s):%s", name, c.fromEnv[name], rest)
 }
 
 // usage writes the subcommand's help: every flag with its default and variable.
