@@ -207,7 +207,7 @@ func runCommand(f *runFlags) *command {
 	c.Int(&f.PageOverlap, "page-overlap", 0, "Rows each page re-reads from the previous page's tail, to prove no row was skipped while Cova's result shifted; 0: 10, or page size - 1 when smaller.")
 	c.Duration(&f.Lookback, "lookback", 2*time.Minute, "How far before a scan's start the next scan begins, to catch rows Cova makes visible late.")
 	c.Duration(&f.PollInterval, "poll-interval", 30*time.Second, "Time between the starts of two scans of a company.")
-	c.String(&f.StartFrom, "start-from", "", "Cursor of a company with no state: empty or \"beginning\" (a full initial load), \"now\", or an RFC 3339 time.")
+	c.String(&f.StartFrom, "start-from", "", "Cursor of a company with no state: empty or \"beginning\" (a full initial load), \"now\", or an RFC 3339 time in the past (a later one is refused: it would skip the changes until then).")
 	c.Bool(&f.Once, "once", false, "Scan every company once, commit, and exit (0 if every scan succeeded, 1 otherwise).")
 	c.String(&f.SchemaRegistryURL, "schema-registry-url", "", "Confluent Schema Registry URL (user:password@ for basic auth); empty: Avro single-object encoding, no registry.")
 	c.String(&f.MetricsAddr, "metrics-addr", defaultMetricsAddr, "Address of the HTTP server for /metrics, /healthz and /readyz; empty: no server.")
@@ -431,6 +431,12 @@ func parseStartFrom(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
 	if err != nil {
 		return time.Time{}, usagef("--start-from: must be \"beginning\", \"now\" or an RFC 3339 time such as 2024-01-31T00:00:00Z, got %q", s)
+	}
+	// No allowance for clock skew: the next scan starts at the later of this
+	// cursor and Cova's clock minus the lookback, so any cursor ahead of Cova
+	// hides the changes made before it for good. "now" is the present.
+	if t.After(time.Now()) {
+		return time.Time{}, usagef("--start-from: %s is in the future; a cursor ahead of Cova's clock would skip every change until then (use \"now\" to start at the present)", strings.TrimSpace(s))
 	}
 	return t.UTC(), nil
 }
