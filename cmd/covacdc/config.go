@@ -298,13 +298,11 @@ func (f *runFlags) validate() (runConfig, error) {
 	if err != nil {
 		return cfg, err
 	}
-	for _, t := range []struct{ flag, value string }{{"topic", f.Topic}, {"state-topic", f.StateTopic}, {"dlq-topic", f.DLQTopic}, {"transactional-id", f.TransactionalID}} {
-		if strings.TrimSpace(t.value) == "" {
-			return cfg, usagef("--%s: must not be empty", t.flag)
-		}
+	if err := checkTopics([]topicFlag{{"topic", f.Topic}, {"state-topic", f.StateTopic}, {"dlq-topic", f.DLQTopic}}); err != nil {
+		return cfg, err
 	}
-	if f.Topic == f.StateTopic || f.Topic == f.DLQTopic || f.StateTopic == f.DLQTopic {
-		return cfg, usagef("--state-topic: the events, state and dead-letter topics must differ (got %q, %q, %q)", f.Topic, f.StateTopic, f.DLQTopic)
+	if strings.TrimSpace(f.TransactionalID) == "" {
+		return cfg, usagef("--transactional-id: must not be empty")
 	}
 	if f.SchemaRegistryURL != "" {
 		if err := checkURL("schema-registry-url", f.SchemaRegistryURL); err != nil {

@@ -36,6 +36,9 @@ func stateMain(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkTopic("state-topic", topic); err != nil {
+		return err
+	}
 	companies, err := state.Summary(ctx, topic, opts...)
 	if err != nil {
 		return fmt.Errorf("state topic %s: %w", topic, err)

@@ -41,6 +41,9 @@ func tailMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := checkTopic("topic", topic); err != nil {
+		return err
+	}
 	pos, err := parseFrom(from)
 	if err != nil {
 		return err
