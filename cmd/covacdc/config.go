@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -31,6 +33,11 @@ const (
 	defaultMetricsAddr     = ":9090"
 )
 
+// maxSecretFile is the most a secret file may hold. A password or client secret
+// is short; the bound keeps a wrong path (/dev/zero, a log file) from
+// exhausting memory.
+const maxSecretFile = 64 << 10
+
 // kafkaFlags are the flags that say how to reach Kafka; run, tail and state share them.
 type kafkaFlags struct {
 	Brokers               []string
@@ -55,7 +62,7 @@ func (k *kafkaFlags) register(c *command) {
 	c.String(&k.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL).")
 	c.String(&k.SASLUsername, "kafka-sasl-username", "", "SASL username.")
 	c.Secret(&k.SASLPassword, "kafka-sasl-password", "SASL password (prefer --kafka-sasl-password-file).")
-	c.String(&k.SASLPasswordFile, "kafka-sasl-password-file", "", "File holding the SASL password (a mounted secret); trailing newline ignored.")
+	c.String(&k.SASLPasswordFile, "kafka-sasl-password-file", "", "File holding the SASL password (a mounted secret, at most 64 KiB); trailing newline ignored.")
 }
 
 // opts validates the flags and returns the client options that reach the cluster.
@@ -136,7 +143,7 @@ func secretValue(value, flagName, file, fileFlag string) (string, error) {
 	if value != "" {
 		return "", usagef("--%s: set either --%s or --%s, not both", fileFlag, flagName, fileFlag)
 	}
-	b, err := os.ReadFile(file)
+	b, err := readSecretFile(file)
 	if err != nil {
 		return "", usagef("--%s: %v", fileFlag, err)
 	}
@@ -145,6 +152,24 @@ func secretValue(value, flagName, file, fileFlag string) (string, error) {
 		return "", usagef("--%s: %s is empty", fileFlag, file)
 	}
 	return s, nil
+}
+
+// readSecretFile reads at most one byte more than maxSecretFile, so that a
+// larger file is refused without being read whole.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecretFile {
+		return nil, fmt.Errorf("%s is larger than %d KiB; it must hold the secret alone", path, maxSecretFile>>10)
+	}
+	return b, nil
 }
 
 // runFlags are the raw flags of covacdc run.
@@ -195,10 +220,10 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.TokenURL, "cova-token-url", defaultTokenURL, "Cova OAuth2 token URL.")
 	c.String(&f.ClientID, "cova-client-id", "", "OAuth2 client id from the Cova onboarding package. Required.")
 	c.Secret(&f.ClientSecret, "cova-client-secret", "OAuth2 client secret. Required (or --cova-client-secret-file).")
-	c.String(&f.ClientSecretFile, "cova-client-secret-file", "", "File holding the OAuth2 client secret (a mounted secret); trailing newline ignored.")
+	c.String(&f.ClientSecretFile, "cova-client-secret-file", "", "File holding the OAuth2 client secret (a mounted secret, at most 64 KiB); trailing newline ignored.")
 	c.String(&f.Username, "cova-username", "", "Cova API username. Required.")
 	c.Secret(&f.Password, "cova-password", "Cova API password. Required (or --cova-password-file).")
-	c.String(&f.PasswordFile, "cova-password-file", "", "File holding the Cova API password (a mounted secret); trailing newline ignored.")
+	c.String(&f.PasswordFile, "cova-password-file", "", "File holding the Cova API password (a mounted secret, at most 64 KiB); trailing newline ignored.")
 	c.String(&f.Topic, "topic", defaultTopic, "Kafka topic of CustomerChanged events.")
 	c.String(&f.StateTopic, "state-topic", defaultStateTopic, "Compacted Kafka topic of cursors and published versions.")
 	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records Cova sent that could not be decoded.")
