@@ -434,7 +434,7 @@ func checkURL(flagName, value string) error {
 	return nil
 }
 
-// redactURL hides a password embedded in a URL before it reaches an error.
+// redactURL hides a password embedded in a URL before it reaches an error or a log.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {
@@ -468,7 +468,8 @@ func parseStartFrom(s string) (time.Time, error) {
 func (c runConfig) describe() []any {
 	return []any{
 		"companies", c.CompanyIDs,
-		"cova_base_url", c.Poller.BaseURL,
+		"cova_base_url", redactURL(c.Poller.BaseURL),
+		"cova_token_url", redactURL(c.Poller.TokenURL),
 		"topic", c.Publisher.Topic,
 		"state_topic", c.Publisher.State.Topic,
 		"dlq_topic", c.Publisher.DLQTopic,
