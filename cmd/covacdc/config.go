@@ -77,7 +77,7 @@ func (k *kafkaFlags) opts() ([]kgo.Opt, error) {
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(k.Brokers...)}
 
-	if k.TLS || k.TLSCAFile != "" || k.TLSCertFile != "" || k.TLSKeyFile != "" || k.TLSInsecureSkipVerify {
+	if k.tlsOn() {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: k.TLSInsecureSkipVerify} //nolint:gosec // an explicit operator choice
 		if k.TLSCAFile != "" {
 			pem, err := os.ReadFile(k.TLSCAFile)
@@ -133,6 +133,24 @@ func (k *kafkaFlags) opts() ([]kgo.Opt, error) {
 		return nil, usagef("--kafka-sasl-mechanism: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", k.SASLMechanism)
 	}
 	return opts, nil
+}
+
+// tlsOn says whether covacdc reaches Kafka over TLS.
+func (k *kafkaFlags) tlsOn() bool {
+	return k.TLS || k.TLSCAFile != "" || k.TLSCertFile != "" || k.TLSKeyFile != "" || k.TLSInsecureSkipVerify
+}
+
+// warnings lists the Kafka settings that work but expose the SASL password or
+// trust any broker, for one WARN line each at start-up.
+func (k *kafkaFlags) warnings() []string {
+	var w []string
+	if strings.EqualFold(strings.TrimSpace(k.SASLMechanism), "PLAIN") && !k.tlsOn() {
+		w = append(w, "--kafka-sasl-mechanism PLAIN without TLS: the SASL password crosses the network unencrypted (add --kafka-tls)")
+	}
+	if k.TLSInsecureSkipVerify {
+		w = append(w, "--kafka-tls-insecure-skip-verify: the brokers' certificates are not verified, so anyone on the network path can pose as Kafka")
+	}
+	return w
 }
 
 // secretValue returns the value of a secret given either directly or as a file.
@@ -264,6 +282,9 @@ type runConfig struct {
 	MetricsAddr  string
 	LogFormat    string
 	LogLevel     string
+	// Warnings are settings that work but send a secret in clear or trust any
+	// peer; covacdc run logs each once at start-up.
+	Warnings []string
 }
 
 // validate turns the flags into a runConfig, or returns the first mistake as a
@@ -423,7 +444,25 @@ func (f *runFlags) validate() (runConfig, error) {
 	cfg.MetricsAddr = f.MetricsAddr
 	cfg.LogFormat = f.LogFormat
 	cfg.LogLevel = f.LogLevel
+	cfg.Warnings = append(f.urlWarnings(), f.Kafka.warnings()...)
 	return cfg, nil
+}
+
+// urlWarnings lists the Cova URLs that send a secret in clear.
+func (f *runFlags) urlWarnings() []string {
+	var w []string
+	if isPlainHTTP(f.TokenURL) {
+		w = append(w, "--cova-token-url is plain http: the Cova password and client secret cross the network unencrypted")
+	}
+	if isPlainHTTP(f.BaseURL) {
+		w = append(w, "--cova-base-url is plain http: the bearer token and every customer cross the network unencrypted")
+	}
+	return w
+}
+
+func isPlainHTTP(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && strings.EqualFold(u.Scheme, "http")
 }
 
 func checkURL(flagName, value string) error {
