@@ -7,7 +7,7 @@
 # `docker run covacdc simulate --addr :8080` runs another subcommand.
 #
 # No HEALTHCHECK: the final image has no shell, curl or wget to run one. Orchestrators
-# probe http://:9090/healthz and /readyz themselves (see deploy/kubernetes and
+# probe http://:8477/healthz and /readyz themselves (see deploy/kubernetes and
 # deploy/docker-compose.yml).
 
 FROM golang:1.26 AS build
@@ -28,7 +28,7 @@ COPY --from=build /out/covacdc /usr/local/bin/covacdc
 USER 65532:65532
 # /metrics, /healthz and /readyz, on the port the manifests and probes use; a
 # --metrics-addr flag or another COVACDC_METRICS_ADDR still wins.
-ENV COVACDC_METRICS_ADDR=:9090
-EXPOSE 9090
+ENV COVACDC_METRICS_ADDR=:8477
+EXPOSE 8477
 ENTRYPOINT ["/usr/local/bin/covacdc"]
 CMD ["run"]

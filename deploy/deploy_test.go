@@ -31,7 +31,7 @@ const (
 	alertTestsFile = "prometheus/covacdc-alerts_test.yml"
 	composeFile    = "docker-compose.yml"
 	kubeDir        = "kubernetes"
-	metricsPort    = "9090"
+	metricsPort    = "8477"
 )
 
 // ---- helpers ----

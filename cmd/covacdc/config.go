@@ -30,7 +30,12 @@ const (
 	defaultStateTopic      = "covacdc.state"
 	defaultDLQTopic        = "covacdc.dlq"
 	defaultTransactionalID = "covacdc"
-	defaultMetricsAddr     = ":9090"
+	// defaultMetricsPort stays clear of Prometheus (9090), its Pushgateway (9091)
+	// and Alertmanager (9093, 9094), and of 9100-9999, where Prometheus allocates
+	// exporters' ports, so covacdc can share a host with any of them.
+	defaultMetricsPort = "8477"
+	// defaultMetricsAddr listens on every interface: a pod is scraped from outside.
+	defaultMetricsAddr = ":" + defaultMetricsPort
 )
 
 // maxSecretFile is the most a secret file may hold. A password or client secret
@@ -253,7 +258,7 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.StartFrom, "start-from", "", "Cursor of a company with no state: empty or \"beginning\" (a full initial load), \"now\", or an RFC 3339 time in the past (a later one is refused: it would skip the changes until then).")
 	c.Bool(&f.Once, "once", false, "Scan every company once, commit, and exit (0 if every scan succeeded, 1 otherwise).")
 	c.String(&f.SchemaRegistryURL, "schema-registry-url", "", "Confluent Schema Registry URL (user:password@ for basic auth); empty: Avro single-object encoding, no registry.")
-	c.String(&f.MetricsAddr, "metrics-addr", defaultMetricsAddr, "Address of the HTTP server for /metrics, /healthz and /readyz; empty: no server.")
+	c.String(&f.MetricsAddr, "metrics-addr", defaultMetricsAddr, "Address of the HTTP server for /metrics, /healthz and /readyz; empty: no server. The default listens on every interface, as a pod scraped from outside needs (127.0.0.1:"+defaultMetricsPort+" keeps it to this host); port "+defaultMetricsPort+" is clear of Prometheus's 9090 and of the exporters' 9100-9999.")
 	c.String(&f.LogFormat, "log-format", "json", "Log format: json or text.")
 	c.String(&f.LogLevel, "log-level", "info", "Log level: debug, info, warn or error.")
 	c.Int(&f.RequestsPerMinute, "requests-per-minute", 600, "Budget of Cova requests per minute for the whole process, all companies together.")

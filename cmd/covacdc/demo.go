@@ -48,7 +48,7 @@ func demoCommand(f *demoFlags) *command {
 	c.String(&f.Trickle, "trickle", "2", "Customer changes per second over all companies; 0: none.")
 	c.Int64(&f.Sim.Seed, "seed", 1, "Seed of the generated customers.")
 	c.Duration(&f.PollInterval, "poll-interval", 2*time.Second, "Time between the starts of two scans of a company.")
-	c.String(&f.MetricsAddr, "metrics-addr", "127.0.0.1:9090", "Address for /metrics, /healthz and /readyz (a free port is taken if busy).")
+	c.String(&f.MetricsAddr, "metrics-addr", "127.0.0.1:"+defaultMetricsPort, "Address for /metrics, /healthz and /readyz, this host only (a free port is taken if busy).")
 	c.String(&f.LogLevel, "log-level", "warn", "Log level of the pipeline's logs on stderr: debug, info, warn or error.")
 	return c
 }

@@ -211,7 +211,16 @@ func startMetricsServer(addr string, gatherer prometheus.Gatherer, h *health, m 
 		fmt.Fprintln(w, why)
 	})
 	s := &metricsServer{
-		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+		// A scrape or probe is one small request: these limits only stop a slow or
+		// idle client from holding a connection. The write limit leaves /readyz its
+		// 2 s wait for Kafka and a large /metrics its time to render.
+		srv: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+		},
 		addr: ln.Addr().String(),
 		done: make(chan struct{}),
 	}
