@@ -116,7 +116,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	out.printf("covacdc demo: %s\n", how)
 	out.printf("  kafka      embedded at %s, data in %s\n", strings.Join(brokers, ","), dataDir)
-	out.printf("  cova       simulator at %s: %d companies (ids %s) x %d customers, %.3g changes/s\n", sim.URL, f.Companies, idsText(ids), f.Customers, rate)
+	out.printf("  cova       simulator at %s: %s x %d customers, %.3g changes/s\n", sim.URL, companiesText(ids), f.Customers, rate)
 
 	cfg := runConfig{
 		CompanyIDs: ids,

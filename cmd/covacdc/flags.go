@@ -152,6 +152,10 @@ func (c *command) nameEnvSource(msg string) string {
 
 // usage writes the subcommand's help: every flag with its default and variable.
 func (c *command) usage(w io.Writer) {
+	if len(c.order) == 0 {
+		fmt.Fprintf(w, "Usage: covacdc %s\n\n%s\n", c.name, c.summary)
+		return
+	}
 	fmt.Fprintf(w, "Usage: covacdc %s [flags]\n\n%s\n\nFlags (each also read from the environment variable shown; a flag wins over its variable):\n", c.name, c.summary)
 	for _, name := range c.order {
 		f := c.fs.Lookup(name)

@@ -140,7 +140,11 @@ func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "Cova simulator: %d companies (ids %s) with %d customers each, %.3g changes/s\n", f.Companies, idsText(ids), f.Customers, f.Trickle)
+	each := " each"
+	if len(ids) == 1 {
+		each = ""
+	}
+	fmt.Fprintf(stdout, "Cova simulator: %s with %d customers%s, %.3g changes/s\n", companiesText(ids), f.Customers, each, f.Trickle)
 	fmt.Fprintf(stdout, "  --cova-base-url %s/crm --cova-token-url %s/v1/oauth2/token\n", base, base)
 	fmt.Fprintf(stdout, "  --cova-client-id %s --cova-client-secret %s --cova-username %s --cova-password %s\n", cfg.ClientID, cfg.ClientSecret, cfg.Username, cfg.Password)
 
@@ -186,9 +190,11 @@ func companyRange(n int) []int64 {
 	return ids
 }
 
-func idsText(ids []int64) string {
+// companiesText counts the companies of companyRange for a banner:
+// "1 company (id 1)", "3 companies (ids 1-3)".
+func companiesText(ids []int64) string {
 	if len(ids) == 1 {
-		return fmt.Sprint(ids[0])
+		return fmt.Sprintf("1 company (id %d)", ids[0])
 	}
-	return fmt.Sprintf("%d-%d", ids[0], ids[len(ids)-1])
+	return fmt.Sprintf("%d companies (ids %d-%d)", len(ids), ids[0], ids[len(ids)-1])
 }
