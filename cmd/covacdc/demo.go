@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +44,7 @@ type demoFlags struct {
 
 func demoCommand(f *demoFlags) *command {
 	c := newCommand("demo", "Zero setup: an embedded Kafka persisted under --data-dir (a second run resumes), the Cova simulator with generated customers and a trickle of changes, and the pipeline; prints each committed event. Ctrl-C stops it.")
-	c.String(&f.DataDir, "data-dir", "", "Directory of the embedded Kafka's data (empty: $XDG_STATE_HOME/covacdc-demo when set, else ./covacdc-demo-data); delete it to start over.")
+	c.String(&f.DataDir, "data-dir", "", "Directory of the embedded Kafka's data (empty: $XDG_STATE_HOME/covacdc-demo when set, else ./covacdc-demo-data); delete it to start over. A running demo locks it: a second demo on it exits.")
 	c.Int(&f.Sim.Customers, "customers", 3000, "Customers generated per company.")
 	c.Int(&f.Sim.Companies, "companies", 2, "Companies, with ids 1 to N.")
 	c.String(&f.Trickle, "trickle", "2", "Customer changes per second over all companies; 0: none.")
@@ -80,12 +82,21 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if dataDir == "" {
 		dataDir = defaultDemoDir()
 	}
-	resumed := false
-	if entries, err := os.ReadDir(dataDir); err == nil && len(entries) > 0 {
-		resumed = true
-	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return usagef("--data-dir: %v", err)
+	}
+	// Two embedded Kafkas writing the same files would corrupt each other.
+	unlock, err := lockDir(dataDir)
+	if errors.Is(err, errDirLocked) {
+		return fmt.Errorf("another covacdc demo is using the data directory %s; stop it or pass another --data-dir", dataDir)
+	}
+	if err != nil {
+		return fmt.Errorf("locking the data directory %s: %w", dataDir, err)
+	}
+	defer unlock()
+	resumed := false
+	if entries, err := os.ReadDir(dataDir); err == nil {
+		resumed = slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() != demoLockFile })
 	}
 	if metricsAddr != "" {
 		if ln, err := net.Listen("tcp", metricsAddr); err != nil {
