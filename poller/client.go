@@ -27,7 +27,9 @@ type options struct {
 }
 
 // WithHTTPClient sets the HTTP client. Default: a client with sane transport timeouts.
-// Its own Timeout, if any, applies on top of Config.RequestTimeout.
+// Its own Timeout, if any, applies on top of Config.RequestTimeout. Whatever its
+// CheckRedirect says, the Client follows no redirect (it uses a copy of c that
+// does not): a 3xx is an error; c itself is left as it is.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
 // WithLogger sets the logger. Default: discard.
@@ -74,13 +76,17 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if o.httpClient == nil {
 		o.httpClient = defaultHTTPClient(cfg.MaxInFlight)
 	}
+	// Requests carry credentials (the token form, the bearer token): a redirect
+	// would hand them to wherever it points, so none is followed.
+	hc := *o.httpClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	m, err := newMetrics(o.registerer)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
 		cfg:     cfg,
-		http:    o.httpClient,
+		http:    &hc,
 		log:     o.logger,
 		now:     o.now,
 		metrics: m,
@@ -105,7 +111,8 @@ func defaultHTTPClient(maxInFlight int) *http.Client {
 	}}
 }
 
-// secrets lists what must never appear in an error or a log line.
-func (c *Client) secrets() []string {
-	return []string{c.cfg.ClientSecret, c.cfg.Password, c.auth.current()}
+// secrets lists what must never appear in an error or a log line, in any form:
+// the client secret, the password and the given access tokens.
+func (c *Client) secrets(tokens ...string) []string {
+	return append([]string{c.cfg.ClientSecret, c.cfg.Password}, tokens...)
 }

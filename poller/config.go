@@ -25,7 +25,7 @@ type Config struct {
 	RequestsPerMinute int
 	// MaxInFlight caps Cova requests in flight in the whole process. Default 4.
 	MaxInFlight int
-	// MaxBackoff caps the exponential backoff between retries of 5xx and transport errors. Default 30s.
+	// MaxBackoff caps the exponential backoff between retries of a page. Default 30s.
 	MaxBackoff time.Duration
 
 	// PageOverlap is how many rows each page re-reads from the tail of the
@@ -35,15 +35,17 @@ type Config struct {
 	// FetchAhead is how many pages of one scan may be requested at once, while
 	// earlier ones are handed on. 1 fetches one page at a time. Default 4.
 	FetchAhead int
-	// InitialBackoff is the first backoff step of a retried request; each retry
-	// doubles it up to MaxBackoff, with full jitter. Default 500ms.
+	// InitialBackoff is the first backoff step of a retried page; each retry
+	// doubles it up to MaxBackoff, with full jitter. A 429 that says how long to
+	// wait (Retry-After, a rate-limit reset header) waits that long instead; one
+	// that does not waits the backoff step, and either pauses every company.
+	// Default 500ms.
 	InitialBackoff time.Duration
-	// MaxRetries is how many times one request is retried (5xx, 429, timeouts,
-	// transport errors) before the scan fails. Default 8.
+	// MaxRetries is how many times one page is retried before the scan fails:
+	// one budget per page, shared by every fault (429, 5xx, 408, a 401 that
+	// renews the token, timeouts, transport errors, a token endpoint that fails,
+	// a body cut short, reset, not JSON or badly gzipped). Default 8.
 	MaxRetries int
-	// DefaultRetryAfter is how long the whole client pauses after a 429 that
-	// carries no Retry-After or rate-limit reset header. Default 60s.
-	DefaultRetryAfter time.Duration
 }
 
 // Defaults of Config.
@@ -67,7 +69,6 @@ func DefaultConfig() Config {
 		FetchAhead:        4,
 		InitialBackoff:    500 * time.Millisecond,
 		MaxRetries:        8,
-		DefaultRetryAfter: 60 * time.Second,
 	}
 }
 
@@ -109,9 +110,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRetries == 0 {
 		c.MaxRetries = d.MaxRetries
-	}
-	if c.DefaultRetryAfter == 0 {
-		c.DefaultRetryAfter = d.DefaultRetryAfter
 	}
 	return c
 }
@@ -156,8 +154,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--initial-backoff: must be positive, got %s", c.InitialBackoff)
 	case c.MaxRetries < 0:
 		return fmt.Errorf("--max-retries: must not be negative, got %d", c.MaxRetries)
-	case c.DefaultRetryAfter <= 0:
-		return fmt.Errorf("--default-retry-after: must be positive, got %s", c.DefaultRetryAfter)
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ func decodeLazy(c *Customer, in *elemInfo) {
 // page is one CustomerFull response, read up to PageSize+1 elements.
 type page struct {
 	skip int
+	url  string
 	// cs and info are the elements read, decoded: info[i] goes with cs[i].
 	cs   []Customer
 	info []elemInfo
@@ -37,6 +38,9 @@ type page struct {
 	rest *elemReader
 	resp *response
 	err  error
+	// tries is the page's retry budget, spent by fetchPage and, for a response
+	// that ignores paging, by streamAll.
+	tries attempts
 }
 
 // close releases a response left open for streaming.
@@ -49,18 +53,42 @@ func (p *page) close() {
 
 // fetchPage requests the page at skip and decodes it. Decoding here, in the
 // fetching goroutine, lets pages fetched ahead decode in parallel. The first
-// lazy rows, which overlap the page before, are read lazily (see elemInfo).
+// lazy rows, which overlap the page before, are read lazily (see elemInfo). A
+// body that breaks on the way (cut short, reset, not JSON, badly gzipped) is
+// requested again from the same place under the page's retry budget: nothing
+// of a page is handed on before all of it was read.
 func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
-	p := &page{skip: skip}
-	u := customerFullURL(s.c.cfg.BaseURL, s.companyID, s.since, s.c.cfg.PageSize, skip)
-	resp, err := s.c.get(ctx, s.companyID, u, s.onAttempt)
-	if err != nil {
-		p.err = err
-		return p
+	p := &page{skip: skip, url: customerFullURL(s.c.cfg.BaseURL, s.companyID, s.since, s.c.cfg.PageSize, skip)}
+	for {
+		resp, err := s.c.get(ctx, s.companyID, p.url, &p.tries, s.onAttempt)
+		if err != nil {
+			p.err = err
+			return p
+		}
+		err = s.readPage(p, resp, lazy)
+		if err == nil {
+			return p
+		}
+		if ctx.Err() != nil {
+			p.err = ctx.Err()
+			return p
+		}
+		if err := s.c.retryLater(ctx, &p.tries, bodyKind(err), err, s.companyID); err != nil {
+			p.err = err
+			return p
+		}
 	}
+}
+
+// readPage reads the first PageSize+1 elements of resp into p. It leaves resp
+// open in p when there are more (the server ignored paging), else closes it.
+func (s *scan) readPage(p *page, resp *response, lazy int) error {
 	er := newElemReader(resp.body)
 	limit := s.c.cfg.PageSize + 1
-	p.cs, p.info = s.pageMem(min(limit, 1024))
+	if p.cs == nil {
+		p.cs, p.info = s.pageMem(min(limit, 1024))
+	}
+	p.cs, p.info = p.cs[:0], p.info[:0]
 	for len(p.cs) < limit {
 		next := er.nextElem
 		if len(p.cs) < lazy {
@@ -72,18 +100,14 @@ func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 			p.cs = p.cs[:len(p.cs)-1]
 			resp.Close()
 			if errors.Is(err, io.EOF) {
-				return p
+				return nil
 			}
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			p.err = err
-			return p
+			return err
 		}
 		p.info = append(p.info, in)
 	}
 	p.rest, p.resp = er, resp
-	return p
+	return nil
 }
 
 // pageMem returns empty slices for a page to decode into, with room for n

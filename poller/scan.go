@@ -15,7 +15,11 @@ import (
 // them to fn in batches, in order; fn returning an error stops the scan with it.
 // Scan returns only when the whole result has been handed on, or with an error
 // (the scan is then incomplete and its cursor must not move). ErrCredentials and
-// a cancelled ctx are returned as they are.
+// a cancelled ctx are returned as they are; another error says where it
+// happened ("page at row 270: ...") and, when the page's retries were spent,
+// how many attempts failed, of which kinds, and the last cause, which it wraps.
+// A failed request or a body that breaks on the way is retried within the
+// scan, from the same page (see Config.MaxRetries).
 //
 // No gaps: each page overlaps the previous one by PageOverlap rows (more once a
 // shift was seen). A page is joined only when it holds an anchor: a row handed on
@@ -68,10 +72,8 @@ func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn 
 			return s.res, ctx.Err()
 		}
 		log.Warn("scan failed", "err", err, "requests", s.res.Requests, "customers", s.res.Customers)
-		if errors.Is(err, ErrCredentials) {
-			return s.res, err
-		}
-		return s.res, fmt.Errorf("company %d: %w", companyID, err)
+		// The caller knows the company: the error says what went wrong there.
+		return s.res, err
 	}
 	log.Info("scan done", "since", s.since, "customers", s.res.Customers, "invalid", s.res.Invalid,
 		"requests", s.res.Requests, "rereads", s.res.Rereads, "duration", time.Since(start))
@@ -90,6 +92,7 @@ type scan struct {
 	handed        map[[16]byte]int64  // highest Version handed on, by Id
 	invalid       map[string]struct{} // raw JSON of record errors handed on
 	unknownFields int
+	tail          *tail // the last rows handed on of a response that ignores paging
 
 	mu          sync.Mutex // guards what fetching goroutines update
 	requests    int
@@ -197,7 +200,10 @@ func (s *scan) run(ctx context.Context) error {
 		}
 		p := head.page
 		if p.err != nil {
-			return fmt.Errorf("skip %d: %w", p.skip, p.err)
+			if errors.Is(p.err, ErrCredentials) || errors.Is(p.err, ctx.Err()) {
+				return p.err // about the whole client, not this page
+			}
+			return fmt.Errorf("page at row %d: %w", p.skip, p.err)
 		}
 		if p.rest != nil {
 			// Paging ignored: this response is the whole result.
@@ -281,6 +287,9 @@ func (s *scan) handOn(ctx context.Context, cs []Customer, info []elemInfo, remem
 	first, kept := -1, 0 // the customers handed on are cs[first : first+kept]
 	for i := range cs {
 		c, in := &cs[i], &info[i]
+		if s.tail != nil {
+			s.tail.add(c, in)
+		}
 		if in.lazy != "" {
 			if v, ok := s.handed[c.IdBytes]; ok && c.Version <= v {
 				continue // the repeat it was expected to be: no need to decode it
@@ -327,25 +336,46 @@ func (s *scan) handOn(ctx context.Context, cs []Customer, info []elemInfo, remem
 }
 
 // streamAll hands on an unpaged response: what fetchPage decoded, then the rest
-// as it arrives, PageSize elements at a time.
+// as it arrives, PageSize elements at a time. A response that breaks off is
+// read again under the page's retry budget and resumed after what was handed
+// on (see resume).
 func (s *scan) streamAll(ctx context.Context, p *page) error {
 	n := s.c.cfg.PageSize
+	s.tail = newTail(n)
 	cs := append(make([]Customer, 0, n), p.cs[n:]...)
 	info := append(make([]elemInfo, 0, n), p.info[n:]...)
 	if err := s.handOn(ctx, p.cs[:n], p.info[:n], false); err != nil {
 		return err
 	}
+	er := p.rest
+	var seen map[tailKey]struct{} // after a resume: the rows of the tail, not to hand on again
+	read := 0                     // elements of a response read again, the skipped ones included
 	for {
 		cs = append(cs, Customer{})
-		in, err := p.rest.nextElem(&cs[len(cs)-1])
+		in, err := er.nextElem(&cs[len(cs)-1])
 		if errors.Is(err, io.EOF) {
+			if seen != nil && read <= n {
+				return fmt.Errorf("response without paging: %w: the response broke off after %d rows, and the one read again holds only %d rows: Cova pages the result again",
+					ErrUnstable, s.tail.handed, read)
+			}
 			return s.handOn(ctx, cs[:len(cs)-1], info, false)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("unpaged response: %w", err)
+			cs, info = cs[:0], info[:0]
+			if er, seen, read, err = s.resume(ctx, p, err); err != nil {
+				return fmt.Errorf("response without paging: %w", err)
+			}
+			continue
+		}
+		if seen != nil {
+			read++
+			if _, dup := seen[tailKeyOf(&cs[len(cs)-1], &in)]; dup {
+				cs = cs[:len(cs)-1]
+				continue
+			}
 		}
 		info = append(info, in)
 		if len(cs) == n {
@@ -353,6 +383,51 @@ func (s *scan) streamAll(ctx context.Context, p *page) error {
 				return err
 			}
 			cs, info = cs[:0], info[:0]
+		}
+	}
+}
+
+// resume requests the unpaged response again after it broke off with cause,
+// and reads it up to its anchor: the first of the last rows handed on (the
+// tail) that it holds unchanged. Under any stable order an unchanged row keeps
+// its place among unchanged rows, so every row before the anchor was handed on
+// already or changed since the scan began (the next scan reads those), and the
+// rows after it that were handed on are in the tail. It returns the reader
+// positioned after the anchor, the rows of the tail (not to hand on again) and
+// how many elements it read.
+func (s *scan) resume(ctx context.Context, p *page, cause error) (*elemReader, map[tailKey]struct{}, int, error) {
+	for {
+		p.close()
+		if err := s.c.retryLater(ctx, &p.tries, bodyKind(cause), cause, s.companyID); err != nil {
+			return nil, nil, 0, err
+		}
+		resp, err := s.c.get(ctx, s.companyID, p.url, &p.tries, s.onAttempt)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		p.resp = resp
+		er := newElemReader(resp.body)
+		tail := s.tail.keys()
+		if s.tail.handed == 0 {
+			return er, tail, 0, nil
+		}
+		for read := 1; ; read++ {
+			var c Customer
+			in, err := er.nextLazy(&c)
+			if errors.Is(err, io.EOF) {
+				return nil, nil, 0, fmt.Errorf("%w: the response broke off after %d rows, and none of the last %d rows handed on is in the response read again",
+					ErrUnstable, s.tail.handed, s.tail.len())
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, nil, 0, ctx.Err()
+				}
+				cause = err
+				break
+			}
+			if _, ok := tail[tailKeyOf(&c, &in)]; ok && in.rerr == nil {
+				return er, tail, read, nil
+			}
 		}
 	}
 }

@@ -143,9 +143,12 @@ func TestMalformedResponsesFailTheScan(t *testing.T) {
 				return true
 			}
 			c, _ := newTestClient(t, f, nil)
-			_, _, err := collect(t, c, time.Time{})
+			_, res, err := collect(t, c, time.Time{})
 			if !errors.Is(err, ErrMalformedResponse) || !IsRetryable(err) {
 				t.Fatalf("want ErrMalformedResponse, got %v", err)
+			}
+			if res.Requests != c.cfg.MaxRetries+1 {
+				t.Errorf("failed after %d requests, want the page's %d attempts", res.Requests, c.cfg.MaxRetries+1)
 			}
 		})
 	}

@@ -58,6 +58,7 @@ type simulateFlags struct {
 	TokenTTL time.Duration
 	LogLevel string
 	Trickle  string
+	Script   string
 }
 
 func simulateCommand(f *simulateFlags) *command {
@@ -88,6 +89,9 @@ func simulateCommand(f *simulateFlags) *command {
 	c.Int(&f.Hazards.TruncateNext, "truncate-next", 0, "Hazard: cut the body of the next N responses in the middle of the JSON array.")
 	c.Int(&f.Hazards.HTMLNext, "html-next", 0, "Hazard: answer the next N requests 200 with an HTML error page.")
 	c.Int(&f.Hazards.Reject401Next, "reject-401-next", 0, "Hazard: answer the next N CustomerFull requests 401 even with a valid token.")
+	c.Int(&f.Hazards.ResetNext, "reset-next", 0, "Hazard: send the headers of the next N 200 responses, then reset the connection.")
+	c.Duration(&f.Hazards.TokenLifetime, "token-lifetime", 0, "Hazard: tokens die this long after they are issued, whatever the expires_in of --token-ttl says (0: at expires_in).")
+	c.String(&f.Script, "script", "", "Hazard: answer the next CustomerFull requests one step each, in order, comma-separated: ok, 429-retry-after[=N], 429-reset[=N], 429, 500-599, truncate, half-array, not-json, html, reset, slow[=duration], revoke, token-dies.")
 	c.Duration(&f.Hazards.Latency, "latency", 0, "Delay every CustomerFull request by this much, like a real page's few hundred milliseconds.")
 	c.Duration(&f.Hazards.LatencyJitter, "latency-jitter", 0, "Add a uniform random delay in [0, this) to --latency.")
 	c.Int(&f.Hazards.RateLimitPerMinute, "rate-limit-per-minute", 0, "Server-side limit: beyond this many CustomerFull requests in 60 s, answer 429 with Retry-After (0: none).")
@@ -116,6 +120,9 @@ func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	f.Trickle = rate
 	if hz.Code5xx != 500 && hz.Code5xx != 502 && hz.Code5xx != 503 {
 		return usagef("--code-5xx: must be 500, 502 or 503, got %d", hz.Code5xx)
+	}
+	if hz.Script, err = covatest.ParseScript(sf.Script); err != nil {
+		return usagef("--script: %v", err)
 	}
 	order, err := parseOrder(f.Order)
 	if err != nil {

@@ -54,9 +54,11 @@ type Config struct {
 //
 // A CustomerFull request first waits Latency (plus jitter) and Slow, then is
 // answered by the first of these that applies: RateLimitPerMinute (429), a
-// missing or dead token (401), Reject401Next, Status429, Status5xx, HTMLNext, an
-// unknown company (404), a malformed query (400). Otherwise, if $skip > 0, the
-// between-pages changes happen, and the page is served (cut by TruncateNext).
+// missing or dead token (401), the next step of Script, Reject401Next,
+// Status429, Status5xx, HTMLNext, an unknown company (404), a malformed query
+// (400). Otherwise, if $skip > 0, the between-pages changes happen, and the page
+// is served (spoilt by a Script step, reset after its headers by ResetNext, cut
+// by TruncateNext).
 type Hazards struct {
 	IgnorePaging bool // serve the whole result whatever $top/$skip say
 
@@ -75,6 +77,17 @@ type Hazards struct {
 	TruncateNext   int           // cut the body of the next N responses in the middle of the JSON array
 	HTMLNext       int           // answer the next N requests 200 with an HTML error page
 	Reject401Next  int           // answer the next N CustomerFull requests 401 even with a valid token (forces a renewal)
+	ResetNext      int           // send the headers of the next N 200 responses, then reset the connection (TCP RST)
+
+	// Script answers the next CustomerFull requests one step each, in order,
+	// whatever page they ask for: the first request that gets past the token
+	// check takes the first step, and so on (a request answered 401 for its
+	// token takes none). Steps are used up like the counters above.
+	Script []Fault
+	// TokenLifetime makes every access token die this long after it was issued
+	// (0: only at its expires_in), so that tokens die long before the expires_in
+	// they were issued with. It applies to tokens issued before it was set too.
+	TokenLifetime time.Duration
 
 	// Latency delays every CustomerFull request by Latency plus a uniform random
 	// duration in [0, LatencyJitter), like the few hundred milliseconds a real page takes.

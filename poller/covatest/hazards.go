@@ -116,16 +116,21 @@ func (s *Simulator) hazardLocked() *reply {
 		if code == 0 {
 			code = http.StatusServiceUnavailable
 		}
-		if code == http.StatusInternalServerError {
-			return messageReply(code, "An error has occurred.")
-		}
-		return &reply{code: code, ctype: "text/html", body: "<html><head><title>" + strconv.Itoa(code) + " " +
-			http.StatusText(code) + "</title></head><body><h1>" + http.StatusText(code) + "</h1></body></html>\r\n"}
+		return statusReply(code)
 	case h.HTMLNext > 0:
 		h.HTMLNext--
 		return &reply{code: http.StatusOK, ctype: "text/html; charset=utf-8", body: htmlErrorPage}
 	}
 	return nil
+}
+
+// statusReply is a 5xx as ASP.NET (500) or the gateway in front of it (others) sends it.
+func statusReply(code int) *reply {
+	if code == http.StatusInternalServerError {
+		return messageReply(code, "An error has occurred.")
+	}
+	return &reply{code: code, ctype: "text/html", body: "<html><head><title>" + strconv.Itoa(code) + " " +
+		http.StatusText(code) + "</title></head><body><h1>" + http.StatusText(code) + "</h1></body></html>\r\n"}
 }
 
 func unauthorized() *reply {
