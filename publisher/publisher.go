@@ -175,6 +175,9 @@ func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error 
 			return err
 		}
 	}
+	if err := p.checkEncoding(ctx, found); err != nil {
+		return err
+	}
 	if err := p.createMissing(ctx, adm, found); err != nil {
 		return err
 	}
