@@ -36,6 +36,12 @@ type Config struct {
 	// a new, empty state would publish every customer again. Set it for a
 	// deliberate resync, or for a new instance that shares the events topic.
 	AllowNewStateTopic bool
+	// AllowMixedEncodings lets New write to an events topic whose last
+	// committed events are in another encoding than the encoder's (single-object
+	// encoding, or the Confluent wire format of a Schema Registry). Without it
+	// New refuses (ErrMixedEncodings): consumers set up for one encoding fail
+	// on the other. Set it once every consumer of the topic reads both.
+	AllowMixedEncodings bool
 	// Compression of produced record batches: "none", "gzip", "snappy", "lz4" or
 	// "zstd". Default "snappy": cheap to compute, and events shrink by about half.
 	Compression string

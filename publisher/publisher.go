@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +16,6 @@ import (
 	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -111,9 +109,10 @@ type dlqKey struct {
 	reason  string
 }
 
-// New connects, fences any older instance holding cfg.TransactionalID, creates the
-// topics when missing (refusing a state topic that is not compacted), and restores
-// the state. It returns once the first scan may start.
+// New connects, fences any older instance holding cfg.TransactionalID, describes
+// the topics and creates only those missing (refusing a state topic that is not
+// compacted; a principal without CREATE runs against topics an administrator
+// made), and restores the state. It returns once the first scan may start.
 //
 // Fencing comes from committing a startup marker to every partition of the state
 // topic in a transaction: its InitProducerID bumps the epoch of the transactional
@@ -167,19 +166,20 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 
 func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error {
 	adm := kadm.NewClient(p.cl)
+	found, err := p.describeTopics(ctx, adm)
+	if err != nil {
+		return err
+	}
 	if !p.cfg.AllowNewStateTopic {
-		if err := p.checkStateNotLost(ctx, adm); err != nil {
+		if err := p.checkStateNotLost(ctx, adm, found); err != nil {
 			return err
 		}
 	}
-	for _, topic := range []string{p.cfg.Topic, p.cfg.DLQTopic} {
-		resp, err := adm.CreateTopic(ctx, p.cfg.TopicPartitions, p.cfg.TopicReplicationFactor, nil, topic)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("publisher: creating topic %q: %w", topic, err)
-		}
+	if err := p.checkEncoding(ctx, found); err != nil {
+		return err
+	}
+	if err := p.createMissing(ctx, adm, found); err != nil {
+		return err
 	}
 	parts, err := state.EnsureTopic(ctx, adm, p.cfg.State)
 	if err != nil {
@@ -200,12 +200,8 @@ func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error 
 // checkStateNotLost refuses to start on a missing state topic when the events
 // topic already holds events: the state was deleted (or a wrong --state-topic
 // given), and an empty state would publish every customer a second time.
-func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client) error {
-	topics, err := adm.ListTopics(ctx, p.cfg.State.Topic, p.cfg.Topic)
-	if err != nil {
-		return fmt.Errorf("publisher: listing topics: %w", err)
-	}
-	if topics.Has(p.cfg.State.Topic) || !topics.Has(p.cfg.Topic) {
+func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, found existing) error {
+	if found[p.cfg.State.Topic] || !found[p.cfg.Topic] {
 		return nil
 	}
 	starts, err := adm.ListStartOffsets(ctx, p.cfg.Topic)
@@ -323,6 +319,9 @@ func (p *Publisher) startErr(err error) error {
 	if isFenced(err) {
 		p.fenced = fencedError(p.cfg.TransactionalID, err)
 		return p.fenced
+	}
+	if aerr := p.authErr(err); aerr != nil {
+		return aerr
 	}
 	return fmt.Errorf("publisher: fencing older instances of transactional id %q: %w", p.cfg.TransactionalID, err)
 }

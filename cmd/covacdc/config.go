@@ -232,6 +232,7 @@ type runFlags struct {
 	StateMinISR       int
 	MaxEventsPerTxn   int
 	AllowNewState     bool
+	AllowMixed        bool
 	Compression       string
 }
 
@@ -273,6 +274,7 @@ func runCommand(f *runFlags) *command {
 	c.Int(&f.MaxEventsPerTxn, "max-events-per-transaction", 2000, "Most events in one Kafka transaction; a scan spans several when larger.")
 	c.String(&f.Compression, "compression", "snappy", "Compression of the record batches covacdc produces: "+strings.Join(publisher.CompressionNames(), ", ")+".")
 	c.Bool(&f.AllowNewState, "allow-new-state-topic", false, "Create a missing state topic even though the events topic already has events, publishing every customer again (a deliberate resync, or a new instance sharing the events topic). Without it covacdc refuses to start.")
+	c.Bool(&f.AllowMixed, "allow-mixed-encodings", false, "Publish even though the last events on --topic are in the other encoding (with or without --schema-registry-url); without it covacdc refuses to start. Set it once every consumer of the topic reads both.")
 	return c
 }
 
@@ -443,6 +445,7 @@ func (f *runFlags) validate() (runConfig, error) {
 		AllowNewStateTopic: f.AllowNewState,
 		Compression:        f.Compression,
 	}
+	cfg.Publisher.AllowMixedEncodings = f.AllowMixed
 	cfg.PollInterval = f.PollInterval
 	cfg.Once = f.Once
 	cfg.RegistryURL = f.SchemaRegistryURL

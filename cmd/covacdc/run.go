@@ -112,6 +112,9 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 		if fe := asFatal(err, pcfg.TransactionalID); fe != nil {
 			return fe
 		}
+		if errors.Is(err, publisher.ErrMixedEncodings) {
+			return usagef("%v", err) // the flags disagree with the topic
+		}
 		return fmt.Errorf("kafka: %w", err)
 	}
 	defer func() {
