@@ -39,6 +39,13 @@ type Config struct {
 	// Compression of produced record batches: "none", "gzip", "snappy", "lz4" or
 	// "zstd". Default "snappy": cheap to compute, and events shrink by about half.
 	Compression string
+	// ProducerBatchMaxBytes bounds a record batch before compression (kgo's
+	// ProducerBatchMaxBytes), and so the largest record: an event larger than it
+	// or than the events topic's max.message.bytes goes to the dead-letter topic
+	// (ReasonTooLarge) instead, and a dead letter larger than it or than the
+	// dead-letter topic's max.message.bytes is cut to fit. Default 1,000,012
+	// bytes (kgo's and Kafka's default).
+	ProducerBatchMaxBytes int32
 }
 
 // compressions are the accepted Compression values and their codecs, in the
@@ -85,6 +92,7 @@ func DefaultConfig() Config {
 		MaxTransactionAge:       5 * time.Second,
 		EndTimeout:              30 * time.Second,
 		Compression:             "snappy",
+		ProducerBatchMaxBytes:   defaultProducerBatchMaxBytes,
 	}
 }
 
@@ -118,6 +126,9 @@ func (c Config) withDefaults() Config {
 	if c.Compression == "" {
 		c.Compression = d.Compression
 	}
+	if c.ProducerBatchMaxBytes == 0 {
+		c.ProducerBatchMaxBytes = d.ProducerBatchMaxBytes
+	}
 	c.State = c.State.WithDefaults()
 	return c
 }
@@ -144,6 +155,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("end timeout: must not be negative, got %s", c.EndTimeout)
 	case !knownCodec:
 		return fmt.Errorf("compression: must be one of %s, got %q", strings.Join(CompressionNames(), ", "), c.Compression)
+	case c.ProducerBatchMaxBytes < 1024 || c.ProducerBatchMaxBytes > 1<<30:
+		return fmt.Errorf("producer batch max bytes: must be between 1024 and %d, got %d", 1<<30, c.ProducerBatchMaxBytes)
 	}
 	return c.State.Validate()
 }
