@@ -22,6 +22,10 @@ const (
 	// ReasonTooLarge: the customer's event is larger than the events topic
 	// takes. The value is a reference only (tooLargeRef).
 	ReasonTooLarge = "too_large"
+	// ReasonVersion: the customer's Version is not a plausible revision
+	// number (plausibleVersion). The value is the customer as Cova would send
+	// it.
+	ReasonVersion = "version"
 )
 
 // maxErrorHeader bounds the error text of a dead letter.

@@ -93,6 +93,8 @@ type Publisher struct {
 	renew      bool            // the client could not end its transaction: replace it first
 	fenced     error
 	closed     bool
+	// staleLogs rate-limits the stale-read warnings of each company.
+	staleLogs map[int64]*staleLog
 
 	errMu      sync.Mutex
 	produceErr error // first failed record of the open transaction

@@ -117,6 +117,12 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 	eventsLimit := int(p.limits.events.Load())
 	for i := range b.Customers {
 		c := &b.Customers[i]
+		if !plausibleVersion(c.Version) {
+			if err := s.badVersion(ctx, c); err != nil {
+				return err
+			}
+			continue
+		}
 		ch := p.pending.Diff(s.company, c.IdBytes, c.Version)
 		switch ch.Outcome {
 		case state.Unchanged:
@@ -124,6 +130,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			continue
 		case state.Stale:
 			stale++
+			p.staleRead(s.company, c, ch.Previous)
 			continue
 		}
 		ev = schema.Event{
