@@ -46,6 +46,10 @@ type Config struct {
 	// dead-letter topic's max.message.bytes is cut to fit. Default 1,000,012
 	// bytes (kgo's and Kafka's default).
 	ProducerBatchMaxBytes int32
+	// MaxDeadLettersPerScan bounds the dead letters one scan may meet, already
+	// published ones included: past it the scan fails (ErrTooManyDeadLetters)
+	// and the company's cursor stays. Default 10,000.
+	MaxDeadLettersPerScan int
 }
 
 // compressions are the accepted Compression values and their codecs, in the
@@ -93,6 +97,7 @@ func DefaultConfig() Config {
 		EndTimeout:              30 * time.Second,
 		Compression:             "snappy",
 		ProducerBatchMaxBytes:   defaultProducerBatchMaxBytes,
+		MaxDeadLettersPerScan:   10000,
 	}
 }
 
@@ -129,6 +134,9 @@ func (c Config) withDefaults() Config {
 	if c.ProducerBatchMaxBytes == 0 {
 		c.ProducerBatchMaxBytes = d.ProducerBatchMaxBytes
 	}
+	if c.MaxDeadLettersPerScan == 0 {
+		c.MaxDeadLettersPerScan = d.MaxDeadLettersPerScan
+	}
 	c.State = c.State.WithDefaults()
 	return c
 }
@@ -157,6 +165,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("compression: must be one of %s, got %q", strings.Join(CompressionNames(), ", "), c.Compression)
 	case c.ProducerBatchMaxBytes < 1024 || c.ProducerBatchMaxBytes > 1<<30:
 		return fmt.Errorf("producer batch max bytes: must be between 1024 and %d, got %d", 1<<30, c.ProducerBatchMaxBytes)
+	case c.MaxDeadLettersPerScan < 1:
+		return fmt.Errorf("max dead letters per scan: must be at least 1, got %d", c.MaxDeadLettersPerScan)
 	}
 	return c.State.Validate()
 }

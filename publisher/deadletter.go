@@ -35,9 +35,16 @@ const maxErrorHeader = 1024
 // identity (the raw bytes of a bad record): a state record remembers it, in
 // the same transaction, so the scans that re-read the same bad record (the
 // lookback window) do not repeat it. A value too large for the dead-letter
-// topic is cut to fit (see fitDeadLetter).
+// topic is cut to fit (see fitDeadLetter). Past MaxDeadLettersPerScan dead
+// letters met, already published ones included, the scan fails.
 func (s *Scan) deadLetter(ctx context.Context, key, value, identity []byte, reason string, cause error) error {
 	p := s.p
+	if s.deadLetters++; s.deadLetters > p.cfg.MaxDeadLettersPerScan {
+		s.err = fmt.Errorf("%w: scan %q of company %d met more than %d (--max-dead-letters-per-scan): "+
+			"the scan fails and the company's cursor stays; fix the records in Cova or raise the limit",
+			ErrTooManyDeadLetters, s.id, s.company, p.cfg.MaxDeadLettersPerScan)
+		return s.err
+	}
 	h := state.DeadLetterHash(identity)
 	if p.pending.HasDeadLetter(s.company, h) {
 		return nil

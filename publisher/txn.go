@@ -34,6 +34,9 @@ type Scan struct {
 	source  schema.Source
 	err     error // set when the scan can no longer complete
 	done    bool
+	// deadLetters counts the dead letters the scan met, already published
+	// ones included (MaxDeadLettersPerScan).
+	deadLetters int
 }
 
 // BeginScan starts publishing a scan of the company. Only one scan per company may

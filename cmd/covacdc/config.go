@@ -185,6 +185,7 @@ type runFlags struct {
 	MaxEventsPerTxn   int
 	AllowNewState     bool
 	Compression       string
+	MaxDeadLetters    int
 }
 
 func runCommand(f *runFlags) *command {
@@ -223,6 +224,7 @@ func runCommand(f *runFlags) *command {
 	c.Int(&f.StateRF, "state-replication-factor", -1, "Replication factor of the state topic when created; -1: the broker's default.")
 	c.Int(&f.StateMinISR, "state-min-insync-replicas", 0, "min.insync.replicas of the state topic when created; 0: the broker's default.")
 	c.Int(&f.MaxEventsPerTxn, "max-events-per-transaction", 2000, "Most events in one Kafka transaction; a scan spans several when larger.")
+	c.Int(&f.MaxDeadLetters, "max-dead-letters-per-scan", 10000, "Most dead letters one scan may meet (records that cannot be published, already dead-lettered ones included); past it the scan fails and the company's cursor stays.")
 	c.String(&f.Compression, "compression", "snappy", "Compression of the record batches covacdc produces: "+strings.Join(publisher.CompressionNames(), ", ")+".")
 	c.Bool(&f.AllowNewState, "allow-new-state-topic", false, "Create a missing state topic even though the events topic already has events, publishing every customer again (a deliberate resync, or a new instance sharing the events topic). Without it covacdc refuses to start.")
 	return c
@@ -340,6 +342,7 @@ func (f *runFlags) validate() (runConfig, error) {
 		{"state-replication-factor", f.StateRF, 1, 32767, true},
 		{"state-min-insync-replicas", f.StateMinISR, 0, 32767, false},
 		{"max-events-per-transaction", f.MaxEventsPerTxn, 1, 1000000, false},
+		{"max-dead-letters-per-scan", f.MaxDeadLetters, 1, 100000000, false},
 	}
 	for _, n := range ints {
 		if n.minusOne && n.v == -1 {
@@ -394,6 +397,7 @@ func (f *runFlags) validate() (runConfig, error) {
 		AllowNewStateTopic: f.AllowNewState,
 		Compression:        f.Compression,
 	}
+	cfg.Publisher.MaxDeadLettersPerScan = f.MaxDeadLetters
 	cfg.PollInterval = f.PollInterval
 	cfg.Once = f.Once
 	cfg.RegistryURL = f.SchemaRegistryURL

@@ -92,3 +92,33 @@ func TestOversizeCustomerKeepsTheCompanyMoving(t *testing.T) {
 	}
 	t.Logf("dead letter: %s; %s", d.Value, headers["covacdc-error"])
 }
+
+// TestMaxDeadLettersPerScan serves a scan more bad records than
+// --max-dead-letters-per-scan: covacdc run --once exits 1 naming the flag, and
+// the company's cursor does not move.
+func TestMaxDeadLettersPerScan(t *testing.T) {
+	e := newTestEnv(t, covatest.Config{})
+	e.sim.Generate(1, 20)
+	lm := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	for i := range 5 {
+		e.sim.AddRaw(1, fmt.Sprintf("00000000-0000-4000-8000-%012d", i), lm,
+			fmt.Sprintf(`{"Version":1,"LastModifiedDateUtc":%q,"PrimaryName":"no id %d"}`, lm.Format("2006-01-02T15:04:05"), i))
+	}
+	p := start(t, passwordEnv(), append(e.runArgs("1", "--max-dead-letters-per-scan", "3"), "--once")...)
+	if code := p.wait(t, 60*time.Second); code != 1 {
+		t.Fatalf("exit %d, want 1\nstderr:\n%s", code, p.stderr)
+	}
+	if got := lastLine(p.stderr.String()); !strings.Contains(got, "more than 3 (--max-dead-letters-per-scan)") {
+		t.Errorf("last line %q does not name the flag and its value", got)
+	}
+	if cs := e.stateOf(t, 1); cs.HasCursor {
+		t.Errorf("the cursor moved: %+v", cs)
+	}
+	p = start(t, passwordEnv(), append(e.runArgs("1", "--max-dead-letters-per-scan", "5"), "--once")...)
+	if code := p.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("with the flag at 5: exit %d\nstderr:\n%s", code, p.stderr)
+	}
+	if n := len(e.readRecords(t, e.dlq)); n != 5 {
+		t.Errorf("%d dead letters, want 5", n)
+	}
+}
