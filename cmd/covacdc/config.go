@@ -202,7 +202,7 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.PasswordFile, "cova-password-file", "", "File holding the Cova API password (a mounted secret); trailing newline ignored.")
 	c.String(&f.Topic, "topic", defaultTopic, "Kafka topic of CustomerChanged events.")
 	c.String(&f.StateTopic, "state-topic", defaultStateTopic, "Compacted Kafka topic of cursors and published versions.")
-	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records Cova sent that could not be decoded.")
+	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records that cannot be published: undecodable, with an implausible Version, or too large for the events topic.")
 	c.String(&f.TransactionalID, "transactional-id", defaultTransactionalID, "Kafka transactional id; a second instance with the same id fences the first.")
 	c.Int(&f.PageSize, "page-size", 100, "Customers per CustomerFull request ($top), 2 to 100.")
 	c.Int(&f.PageOverlap, "page-overlap", 0, "Rows each page re-reads from the previous page's tail, to prove no row was skipped while Cova's result shifted; 0: 10, or page size - 1 when smaller.")
