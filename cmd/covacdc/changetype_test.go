@@ -41,6 +41,7 @@ func TestChangeTypeTellsTheTruth(t *testing.T) {
 				}
 			}
 			duringLoad := map[string]bool{} // customer/version published by the initial load
+			e.settled(t, e.topic)
 			for _, ev := range e.readEvents(t, e.topic) {
 				duringLoad[fmt.Sprintf("%s/%d", ev.CustomerID, ev.Version)] = true
 			}
@@ -58,6 +59,7 @@ func TestChangeTypeTellsTheTruth(t *testing.T) {
 				}
 			}
 
+			e.settled(t, e.topic)
 			events := e.readEvents(t, e.topic)
 			checkExactlyOnce(t, events, map[int64]map[string]int64{1: e.sim.Truth(1)})
 			last := map[string]int64{}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -10,11 +11,15 @@ import (
 
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/covacdc/covacdc/state"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// stateOf runs covacdc state --json and returns the company's state.
+// stateOf runs covacdc state --json, once the state topic's transactions have
+// ended, and returns the company's state.
 func (e *testEnv) stateOf(t *testing.T, company int64) state.CompanyState {
 	t.Helper()
+	e.settled(t, e.state)
 	p := start(t, nil, "state", "--kafka-brokers", strings.Join(e.kafka.Brokers, ","), "--state-topic", e.state, "--json")
 	if code := p.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("covacdc state: exit %d\nstderr:\n%s", code, p.stderr)
@@ -29,6 +34,38 @@ func (e *testEnv) stateOf(t *testing.T, company int64) state.CompanyState {
 		}
 	}
 	return state.CompanyState{CompanyID: company}
+}
+
+// settled waits until no transaction is open on the topic: a broker writes the
+// markers of a committed transaction after the commit returns, and until then
+// a read_committed reader stops before its records.
+func (e *testEnv) settled(t *testing.T, topic string) {
+	t.Helper()
+	cl, err := kgo.NewClient(e.kafka.Opts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(cl)
+	defer adm.Close()
+	eventually(t, 30*time.Second, "the transactions on "+topic+" to end", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		lso, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil || lso.Error() != nil {
+			return false
+		}
+		hwm, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil || hwm.Error() != nil {
+			return false
+		}
+		stable := true
+		lso.Each(func(o kadm.ListedOffset) {
+			if h, ok := hwm.Lookup(topic, o.Partition); !ok || h.Offset != o.Offset {
+				stable = false
+			}
+		})
+		return stable
+	})
 }
 
 // TestOversizeCustomerKeepsTheCompanyMoving serves one customer with 3 MB of
@@ -61,6 +98,8 @@ func TestOversizeCustomerKeepsTheCompanyMoving(t *testing.T) {
 			e.sim.Modify(1, 5)
 		}
 	}
+	e.settled(t, e.topic)
+	e.settled(t, e.dlq)
 	events := e.readEvents(t, e.topic)
 	checkExactlyOnce(t, events, map[int64]map[string]int64{1: e.sim.Truth(1)})
 	for _, ev := range events {
@@ -118,6 +157,7 @@ func TestMaxDeadLettersPerScan(t *testing.T) {
 	if code := p.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("with the flag at 5: exit %d\nstderr:\n%s", code, p.stderr)
 	}
+	e.settled(t, e.dlq)
 	if n := len(e.readRecords(t, e.dlq)); n != 5 {
 		t.Errorf("%d dead letters, want 5", n)
 	}

@@ -52,6 +52,7 @@ func TestUnreadableStateRecordExits1(t *testing.T) {
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
+	e.settled(t, e.state)
 	want := fmt.Sprintf("restore %s partition 0 offset 3: state: unreadable state record: key \"c/1\": cursor format 2", e.state)
 
 	for _, c := range []struct {
