@@ -181,3 +181,72 @@ func TestOversizeDeadLetterIsCut(t *testing.T) {
 		t.Errorf("reason %q, want the record's own, missing_id", header(r, HeaderReason))
 	}
 }
+
+// TestRecordBytesIsAnUpperBound produces records of several shapes with kgo's
+// batch limit set to recordBytes of each: kgo, which refuses a record larger
+// than its limit before sending it, accepts every one, so recordBytes never
+// counts less than kgo does.
+func TestRecordBytesIsAnUpperBound(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createTopic(e.cfg.Topic, 10<<20)
+	ctx := context.Background()
+	eventHeaders := []kgo.RecordHeader{
+		{Key: HeaderCompanyID, Value: []byte("4242")}, {Key: HeaderChangeType, Value: []byte("SNAPSHOT")},
+		{Key: HeaderVersion, Value: []byte("123456")}, {Key: HeaderSchema, Value: []byte("fp:0123456789abcdef")},
+	}
+	for _, c := range []struct {
+		key     []byte
+		value   int
+		headers []kgo.RecordHeader
+	}{
+		{nil, 600, nil},
+		{[]byte("5e000000-0000-0000-0000-00000abc0001"), 600, eventHeaders},
+		{[]byte("k"), 8191, eventHeaders}, // the value length varint: 2 bytes
+		{[]byte("k"), 8192, eventHeaders}, // 3 bytes
+		{[]byte("5e000000-0000-0000-0000-00000abc0001"), 100_000, eventHeaders},
+		{nil, 3 << 20, eventHeaders[:1]},
+	} {
+		limit := recordBytes(c.key, c.value, c.headers)
+		cl, err := kgo.NewClient(append(e.c.Opts(), kgo.ProducerBatchMaxBytes(int32(limit)),
+			kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.MaxBufferedBytes(64<<20))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cl.ProduceSync(ctx, &kgo.Record{Topic: e.cfg.Topic, Key: c.key, Value: make([]byte, c.value), Headers: c.headers}).FirstErr()
+		cl.Close()
+		if err != nil {
+			t.Errorf("a record of key %d bytes, value %d bytes and %d headers, with the batch limit at its recordBytes (%d): %v",
+				len(c.key), c.value, len(c.headers), limit, err)
+		}
+	}
+	if got := recordBytes([]byte("k"), 3, []kgo.RecordHeader{{Key: "h", Value: []byte("v")}}); got != 93 {
+		t.Errorf("recordBytes of a small record = %d, want 93 (65 of batch, 1 of length, 27 of record)", got)
+	}
+}
+
+// TestMaxMessageBytes reads max.message.bytes from a topic's configs, and says
+// why when it cannot.
+func TestMaxMessageBytes(t *testing.T) {
+	value := func(s string) *string { return &s }
+	rcs := kadm.ResourceConfigs{
+		{Name: "set", Configs: []kadm.Config{{Key: "cleanup.policy", Value: value("delete")}, {Key: "max.message.bytes", Value: value("20000")}}},
+		{Name: "absent", Configs: []kadm.Config{{Key: "cleanup.policy", Value: value("delete")}}},
+		{Name: "garbled", Configs: []kadm.Config{{Key: "max.message.bytes", Value: value("lots")}}},
+		{Name: "hidden", Configs: []kadm.Config{{Key: "max.message.bytes"}}},
+		{Name: "refused", Err: errors.New("TOPIC_AUTHORIZATION_FAILED")},
+	}
+	for topic, want := range map[string]string{
+		"set": "20000", "absent": "max.message.bytes not reported", "garbled": `max.message.bytes is "lots"`,
+		"hidden": "max.message.bytes has no value", "refused": "TOPIC_AUTHORIZATION_FAILED", "missing": "UNKNOWN_TOPIC_OR_PARTITION",
+	} {
+		n, why := maxMessageBytes(rcs, topic)
+		got := why
+		if why == "" {
+			got = strconv.Itoa(int(n))
+		}
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("topic %s: %q, want %q", topic, got, want)
+		}
+	}
+}
