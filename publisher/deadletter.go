@@ -65,7 +65,7 @@ func (s *Scan) deadLetter(ctx context.Context, key, value, identity []byte, reas
 		{Key: HeaderReason, Value: []byte(reason)},
 		{Key: HeaderScanID, Value: []byte(s.id)},
 	}
-	value = fitDeadLetter(key, value, headers, 1, int(p.limits.dlqLimit.Load()))
+	value = fitDeadLetter(key, value, headers, 1, int(p.limits.dlq.Load()))
 	p.cl.Produce(ctx, &kgo.Record{Topic: p.cfg.DLQTopic, Key: key, Value: value, Headers: headers}, p.promise)
 	p.cl.Produce(ctx, &kgo.Record{
 		Topic: p.cfg.State.Topic,

@@ -29,15 +29,15 @@ const batchOverhead = 65
 // so it is checked before it is produced. They are set at start-up, before
 // anything is produced to those topics, and read by kgo's goroutines.
 type limits struct {
-	producer         int32
-	topic, dlq       string
-	events, dlqLimit atomic.Int32
+	producer              int32
+	eventsTopic, dlqTopic string
+	events, dlq           atomic.Int32
 }
 
 func newLimits(cfg Config) *limits {
-	l := &limits{producer: cfg.ProducerBatchMaxBytes, topic: cfg.Topic, dlq: cfg.DLQTopic}
+	l := &limits{producer: cfg.ProducerBatchMaxBytes, eventsTopic: cfg.Topic, dlqTopic: cfg.DLQTopic}
 	l.events.Store(l.producer)
-	l.dlqLimit.Store(l.producer)
+	l.dlq.Store(l.producer)
 	return l
 }
 
@@ -46,10 +46,10 @@ func newLimits(cfg Config) *limits {
 func (l *limits) opt() kgo.Opt {
 	return kgo.ProducerBatchMaxBytesFn(func(topic string) int32 {
 		switch topic {
-		case l.topic:
+		case l.eventsTopic:
 			return l.events.Load()
-		case l.dlq:
-			return l.dlqLimit.Load()
+		case l.dlqTopic:
+			return l.dlq.Load()
 		}
 		return l.producer
 	})
@@ -81,7 +81,7 @@ func (p *Publisher) readLimits(ctx context.Context, adm *kadm.Client) error {
 	for _, t := range []struct {
 		topic string
 		limit *atomic.Int32
-	}{{p.cfg.Topic, &p.limits.events}, {p.cfg.DLQTopic, &p.limits.dlqLimit}} {
+	}{{p.cfg.Topic, &p.limits.events}, {p.cfg.DLQTopic, &p.limits.dlq}} {
 		topicMax, why := maxMessageBytes(rcs, t.topic)
 		if why != "" {
 			p.log.Warn("the record size limit of a topic is unknown: using the producer's", "topic", t.topic, "reason", why, "limit_bytes", p.limits.producer)
@@ -90,7 +90,7 @@ func (p *Publisher) readLimits(ctx context.Context, adm *kadm.Client) error {
 		t.limit.Store(min(p.limits.producer, topicMax))
 	}
 	p.log.Info("record size limits", "topic", p.cfg.Topic, "topic_limit_bytes", p.limits.events.Load(),
-		"dlq_topic", p.cfg.DLQTopic, "dlq_limit_bytes", p.limits.dlqLimit.Load())
+		"dlq_topic", p.cfg.DLQTopic, "dlq_limit_bytes", p.limits.dlq.Load())
 	return nil
 }
 

@@ -74,8 +74,9 @@ func (s *Scan) usable() error {
 }
 
 // Publish diffs the batch against the published versions and adds the changes, and
-// the batch's invalid records as dead letters, to the open transaction, committing
-// it whenever it reaches MaxEventsPerTransaction. It returns once the batch is
+// as dead letters the batch's invalid records, its customers with an implausible
+// Version and the events too large for the events topic, to the open transaction,
+// committing it whenever it reaches MaxEventsPerTransaction. It returns once the batch is
 // buffered (not necessarily committed). After an error the scan cannot complete:
 // Abandon it and scan again from the company's cursor.
 func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
