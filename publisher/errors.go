@@ -34,3 +34,7 @@ func fencedError(txnID string, cause error) error {
 // ErrStateMissing means the state topic is gone while the events topic holds
 // events: starting with an empty state would publish every customer again.
 var ErrStateMissing = errors.New("publisher: state topic missing")
+
+// ErrTooManyDeadLetters means a scan met more dead letters than
+// Config.MaxDeadLettersPerScan: it fails and the company's cursor stays.
+var ErrTooManyDeadLetters = errors.New("publisher: too many dead letters in one scan")

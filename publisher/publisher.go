@@ -63,6 +63,7 @@ type Publisher struct {
 	schemaRefHeader []byte
 	now             func() time.Time
 	cl              *kgo.Client
+	limits          *limits // the largest record of each topic
 	m               *metrics
 	parts           int32 // partitions of the state topic
 
@@ -90,6 +91,8 @@ type Publisher struct {
 	renew      bool            // the client could not end its transaction: replace it first
 	fenced     error
 	closed     bool
+	// staleLogs rate-limits the stale-read warnings of each company.
+	staleLogs map[int64]*staleLog
 
 	errMu      sync.Mutex
 	produceErr error // first failed record of the open transaction
@@ -138,12 +141,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 		}
 		o.encoder = enc
 	}
-	cl, err := kgo.NewClient(cfg.kgoOpts()...)
+	lim := newLimits(cfg)
+	cl, err := kgo.NewClient(append(cfg.kgoOpts(), lim.opt())...)
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
 	p := &Publisher{
 		cfg:             cfg,
+		limits:          lim,
 		log:             o.logger,
 		enc:             o.encoder,
 		schemaRefHeader: []byte(o.encoder.SchemaRef()),
@@ -186,6 +191,9 @@ func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error 
 		return err
 	}
 	p.parts = parts
+	if err := p.readLimits(ctx, adm); err != nil {
+		return err
+	}
 	if err := p.syncState(ctx); err != nil {
 		return err
 	}
@@ -303,7 +311,7 @@ func (p *Publisher) abort() error {
 // then reread (needReload), since the old transaction's outcome is unknown.
 // Called with txnMu.
 func (p *Publisher) renewClient() error {
-	cl, err := kgo.NewClient(p.cfg.kgoOpts()...)
+	cl, err := kgo.NewClient(append(p.cfg.kgoOpts(), p.limits.opt())...)
 	if err != nil {
 		return fmt.Errorf("publisher: replacing the Kafka client: %w", err)
 	}

@@ -2,7 +2,6 @@ package publisher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -26,12 +25,6 @@ const (
 	HeaderScanID     = "covacdc-scan-id"
 )
 
-// ReasonEncode is the dead-letter reason of a customer the encoder refused.
-const ReasonEncode = "encode"
-
-// maxErrorHeader bounds the error text of a dead letter.
-const maxErrorHeader = 1024
-
 // Scan is one scan of one company being published. Its methods may be called
 // from any goroutine, one at a time.
 type Scan struct {
@@ -41,6 +34,9 @@ type Scan struct {
 	source  schema.Source
 	err     error // set when the scan can no longer complete
 	done    bool
+	// deadLetters counts the dead letters the scan met, already published
+	// ones included (MaxDeadLettersPerScan).
+	deadLetters int
 }
 
 // BeginScan starts publishing a scan of the company. Only one scan per company may
@@ -78,8 +74,9 @@ func (s *Scan) usable() error {
 }
 
 // Publish diffs the batch against the published versions and adds the changes, and
-// the batch's invalid records as dead letters, to the open transaction, committing
-// it whenever it reaches MaxEventsPerTransaction. It returns once the batch is
+// as dead letters the batch's invalid records, its customers with an implausible
+// Version and the events too large for the events topic, to the open transaction,
+// committing it whenever it reaches MaxEventsPerTransaction. It returns once the batch is
 // buffered (not necessarily committed). After an error the scan cannot complete:
 // Abandon it and scan again from the company's cursor.
 func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
@@ -121,8 +118,15 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 	// The records' timestamp too is read once per batch, not by kgo per record;
 	// it is the real clock's, as brokers judge timestamps by it.
 	captured, recorded := p.now().UTC(), time.Now()
+	eventsLimit := int(p.limits.events.Load())
 	for i := range b.Customers {
 		c := &b.Customers[i]
+		if !plausibleVersion(c.Version) {
+			if err := s.badVersion(ctx, c); err != nil {
+				return err
+			}
+			continue
+		}
 		ch := p.pending.Diff(s.company, c.IdBytes, c.Version)
 		switch ch.Outcome {
 		case state.Unchanged:
@@ -130,6 +134,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			continue
 		case state.Stale:
 			stale++
+			p.staleRead(s.company, c, ch.Previous)
 			continue
 		}
 		ev = schema.Event{
@@ -146,7 +151,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		value, err := p.enc.Append(p.arena.free(), &ev)
 		if err != nil {
 			raw := covaJSON(c)
-			if err := s.deadLetter(ctx, []byte(c.Id), raw, ReasonEncode, err); err != nil {
+			if err := s.deadLetter(ctx, []byte(c.Id), raw, raw, ReasonEncode, err); err != nil {
 				return err
 			}
 			continue
@@ -165,6 +170,13 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			kgo.RecordHeader{Key: HeaderVersion, Value: version},
 			kgo.RecordHeader{Key: HeaderSchema, Value: p.schemaRefHeader},
 		)
+		if n := recordBytes(key, len(value), headers[h:]); n > eventsLimit {
+			headers = headers[:h]
+			if err := s.tooLarge(ctx, c, n, eventsLimit); err != nil {
+				return err
+			}
+			continue
+		}
 		recs = append(recs, kgo.Record{Topic: p.cfg.Topic, Key: key, Value: value, Headers: headers[h:len(headers):len(headers)], Timestamp: recorded})
 		p.cl.Produce(ctx, &recs[len(recs)-1], p.promise)
 		stateKey := p.arena.keep(state.AppendVersionKey(p.arena.free(), s.company, c.IdBytes))
@@ -183,7 +195,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		if r.Err == nil {
 			err = errors.New(r.Reason)
 		}
-		if err := s.deadLetter(ctx, nil, r.Raw, r.Reason, err); err != nil {
+		if err := s.deadLetter(ctx, nil, r.Raw, r.Raw, r.Reason, err); err != nil {
 			return err
 		}
 	}
@@ -196,46 +208,6 @@ var changeTypeHeaders = [...][]byte{
 	schema.Snapshot: []byte(schema.Snapshot.String()),
 	schema.Created:  []byte(schema.Created.String()),
 	schema.Updated:  []byte(schema.Updated.String()),
-}
-
-// deadLetter adds a record to the dead-letter topic, once per company and raw
-// bytes: a state record remembers it, in the same transaction, so the scans
-// that re-read the same bad record (the lookback window) do not repeat it.
-func (s *Scan) deadLetter(ctx context.Context, key, raw []byte, reason string, cause error) error {
-	p := s.p
-	h := state.DeadLetterHash(raw)
-	if p.pending.HasDeadLetter(s.company, h) {
-		return nil
-	}
-	if reason == "" {
-		reason = "invalid"
-	}
-	msg := cause.Error()
-	if len(msg) > maxErrorHeader {
-		msg = msg[:maxErrorHeader]
-	}
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	p.cl.Produce(ctx, &kgo.Record{
-		Topic: p.cfg.DLQTopic,
-		Key:   key,
-		Value: raw,
-		Headers: []kgo.RecordHeader{
-			{Key: HeaderCompanyID, Value: strconv.AppendInt(nil, s.company, 10)},
-			{Key: HeaderError, Value: []byte(msg)},
-			{Key: HeaderReason, Value: []byte(reason)},
-			{Key: HeaderScanID, Value: []byte(s.id)},
-		},
-	}, p.promise)
-	p.cl.Produce(ctx, &kgo.Record{
-		Topic: p.cfg.State.Topic,
-		Key:   state.AppendDeadLetterKey(nil, s.company, h),
-		Value: state.DeadLetterValue(),
-	}, p.promise)
-	p.pending.AddDeadLetter(s.company, h)
-	p.txnDLQ[dlqKey{s.company, reason}]++
-	return s.added()
 }
 
 // begin opens a transaction if none is open and records that s has records in it.
@@ -447,28 +419,4 @@ func (p *Publisher) txnAborted() {
 	}
 	p.txnScans, p.txnCounts, p.txnDLQ = nil, nil, nil
 	p.takeProduceErr()
-}
-
-// covaCustomer renders a Customer in CustomerFull's shape: timestamps as the
-// text Cova sent, without the fields covacdc derives.
-type covaCustomer struct {
-	*poller.Customer
-	IdBytes             *struct{} `json:",omitempty"`
-	UnknownFields       *struct{} `json:",omitempty"`
-	DateOfBirth         *string
-	LastModifiedDateUtc string
-}
-
-// covaJSON is the dead-letter value of a customer the encoder refused: there are
-// no raw bytes left by then, so it is the decoded customer as Cova would send it.
-func covaJSON(c *poller.Customer) []byte {
-	v := covaCustomer{Customer: c, LastModifiedDateUtc: c.LastModifiedDateUtc.Raw}
-	if c.DateOfBirth != nil {
-		v.DateOfBirth = &c.DateOfBirth.Raw
-	}
-	raw, err := json.Marshal(v)
-	if err != nil { // only invalid UTF-8 kept as raw JSON elements gets here
-		raw = fmt.Appendf(nil, `{"Id":%q,"Version":%d}`, c.Id, c.Version)
-	}
-	return raw
 }

@@ -31,9 +31,9 @@ func WriterSchema() string { return writerSchema }
 type ChangeType int
 
 const (
-	Snapshot ChangeType = iota // read during the initial full load
-	Created                    // first seen after the initial load
-	Updated                    // a newer Version of a customer already published
+	Snapshot ChangeType = iota // first event of a customer, during the company's initial full load
+	Created                    // first event of a customer, after the initial load
+	Updated                    // a newer Version of a customer already published (previousVersion set)
 )
 
 // changeTypeSymbols are the Avro enum symbols, indexed by ChangeType: the enum's

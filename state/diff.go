@@ -30,9 +30,10 @@ func (o Outcome) String() string {
 // Change is the diff of one customer.
 type Change struct {
 	Outcome Outcome
-	// Type is the change type of a Changed customer: Snapshot while the company's
-	// committed cursor says the initial load is not complete, Created for a
-	// customer first seen after it, Updated otherwise.
+	// Type is the change type of a Changed customer: Updated when a Version of
+	// it was published before (HasPrevious), whenever that was; otherwise
+	// Snapshot while the company's committed cursor says the initial load is
+	// not complete, and Created after it.
 	Type schema.ChangeType
 	// Previous is the last published Version, when HasPrevious.
 	Previous    int64
@@ -77,14 +78,17 @@ func (p *Pending) Diff(companyID int64, id [16]byte, version int64) Change {
 		return Change{Outcome: Stale, Previous: prev, HasPrevious: true}
 	}
 	ch := Change{Outcome: Changed, Previous: prev, HasPrevious: ok}
-	cur, _ := p.idx.Cursor(companyID)
-	switch {
-	case !cur.InitialLoadComplete:
-		ch.Type = schema.Snapshot
-	case ok:
+	// A customer modified while the initial load pages through it is read
+	// twice: its second event has a previous Version, so it is an update even
+	// though the load is not over.
+	if ok {
 		ch.Type = schema.Updated
-	default:
+		return ch
+	}
+	if cur, _ := p.idx.Cursor(companyID); cur.InitialLoadComplete {
 		ch.Type = schema.Created
+	} else {
+		ch.Type = schema.Snapshot
 	}
 	return ch
 }

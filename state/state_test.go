@@ -99,7 +99,7 @@ func TestDiff(t *testing.T) {
 		want    Change
 	}{
 		{"initial load, new", 1, id(2), 1, Change{Outcome: Changed, Type: schema.Snapshot}},
-		{"initial load, newer", 1, id(1), 11, Change{Outcome: Changed, Type: schema.Snapshot, Previous: 10, HasPrevious: true}},
+		{"initial load, newer", 1, id(1), 11, Change{Outcome: Changed, Type: schema.Updated, Previous: 10, HasPrevious: true}},
 		{"after load, first seen", 2, id(2), 1, Change{Outcome: Changed, Type: schema.Created}},
 		{"after load, newer", 2, id(1), 12, Change{Outcome: Changed, Type: schema.Updated, Previous: 10, HasPrevious: true}},
 		{"equal", 2, id(1), 10, Change{Outcome: Unchanged, Previous: 10, HasPrevious: true}},

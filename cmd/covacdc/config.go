@@ -234,6 +234,7 @@ type runFlags struct {
 	AllowNewState     bool
 	AllowMixed        bool
 	Compression       string
+	MaxDeadLetters    int
 }
 
 func runCommand(f *runFlags) *command {
@@ -250,7 +251,7 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.PasswordFile, "cova-password-file", "", "File holding the Cova API password (a mounted secret, at most 64 KiB); trailing newline ignored.")
 	c.String(&f.Topic, "topic", defaultTopic, "Kafka topic of CustomerChanged events.")
 	c.String(&f.StateTopic, "state-topic", defaultStateTopic, "Compacted Kafka topic of cursors and published versions.")
-	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records Cova sent that could not be decoded.")
+	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records that cannot be published: undecodable, with an implausible Version, or too large for the events topic.")
 	c.String(&f.TransactionalID, "transactional-id", defaultTransactionalID, "Kafka transactional id; a second instance with the same id fences the first.")
 	c.Int(&f.PageSize, "page-size", 100, "Customers per CustomerFull request ($top), 2 to 100.")
 	c.Int(&f.PageOverlap, "page-overlap", 0, "Rows each page re-reads from the previous page's tail, to prove no row was skipped while Cova's result shifted; 0: 10, or page size - 1 when smaller.")
@@ -272,6 +273,7 @@ func runCommand(f *runFlags) *command {
 	c.Int(&f.StateRF, "state-replication-factor", -1, "Replication factor of the state topic when created; -1: the broker's default.")
 	c.Int(&f.StateMinISR, "state-min-insync-replicas", 0, "min.insync.replicas of the state topic when created; 0: the broker's default.")
 	c.Int(&f.MaxEventsPerTxn, "max-events-per-transaction", 2000, "Most events in one Kafka transaction; a scan spans several when larger.")
+	c.Int(&f.MaxDeadLetters, "max-dead-letters-per-scan", 10000, "Most dead letters one scan may meet (records that cannot be published, already dead-lettered ones included); past it the scan fails and the company's cursor stays.")
 	c.String(&f.Compression, "compression", "snappy", "Compression of the record batches covacdc produces: "+strings.Join(publisher.CompressionNames(), ", ")+".")
 	c.Bool(&f.AllowNewState, "allow-new-state-topic", false, "Create a missing state topic even though the events topic already has events, publishing every customer again (a deliberate resync, or a new instance sharing the events topic). Without it covacdc refuses to start.")
 	c.Bool(&f.AllowMixed, "allow-mixed-encodings", false, "Publish even though the last events on --topic are in the other encoding (with or without --schema-registry-url); without it covacdc refuses to start. Set it once every consumer of the topic reads both.")
@@ -391,6 +393,7 @@ func (f *runFlags) validate() (runConfig, error) {
 		{"state-replication-factor", f.StateRF, 1, 32767, true},
 		{"state-min-insync-replicas", f.StateMinISR, 0, 32767, false},
 		{"max-events-per-transaction", f.MaxEventsPerTxn, 1, 1000000, false},
+		{"max-dead-letters-per-scan", f.MaxDeadLetters, 1, 100000000, false},
 	}
 	for _, n := range ints {
 		if n.minusOne && n.v == -1 {
@@ -446,6 +449,7 @@ func (f *runFlags) validate() (runConfig, error) {
 		Compression:        f.Compression,
 	}
 	cfg.Publisher.AllowMixedEncodings = f.AllowMixed
+	cfg.Publisher.MaxDeadLettersPerScan = f.MaxDeadLetters
 	cfg.PollInterval = f.PollInterval
 	cfg.Once = f.Once
 	cfg.RegistryURL = f.SchemaRegistryURL

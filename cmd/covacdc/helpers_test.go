@@ -237,7 +237,9 @@ type event struct {
 	CompanyID  int64  `json:"companyId"`
 	CustomerID string `json:"customerId"`
 	Version    int64  `json:"version"`
-	Headers    map[string]string
+	// PreviousVersion is null (nil) for a customer's first event.
+	PreviousVersion *int64 `json:"previousVersion"`
+	Headers         map[string]string
 }
 
 // readEvents reads every committed event of the topic with read_committed and
