@@ -66,6 +66,12 @@ func (p *Publisher) readLimits(ctx context.Context, adm *kadm.Client) error {
 	// A topic created an instant ago may not be known to every broker yet.
 	for wait := 50 * time.Millisecond; ; wait *= 2 {
 		rcs, err = adm.DescribeTopicConfigs(ctx, topics...)
+		if errors.Is(err, kerr.TopicAuthorizationFailed) {
+			// DESCRIBE_CONFIGS is recommended, not required (README: Security).
+			p.log.Warn("no DESCRIBE_CONFIGS on the events or dead-letter topic: every record is held to the producer's size limit",
+				"topics", topics, "limit_bytes", p.limits.producer)
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("publisher: describing topics %q: %w", topics, err)
 		}
