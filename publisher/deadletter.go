@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -46,7 +47,7 @@ func (s *Scan) deadLetter(ctx context.Context, key, value, identity []byte, reas
 		return s.err
 	}
 	h := state.DeadLetterHash(identity)
-	if p.pending.HasDeadLetter(s.company, h) {
+	if p.txn.pending.HasDeadLetter(s.company, h) {
 		return nil
 	}
 	if reason == "" {
@@ -72,9 +73,30 @@ func (s *Scan) deadLetter(ctx context.Context, key, value, identity []byte, reas
 		Key:   state.AppendDeadLetterKey(nil, s.company, h),
 		Value: state.DeadLetterValue(),
 	}, p.promise)
-	p.pending.AddDeadLetter(s.company, h)
-	p.txnDLQ[dlqKey{s.company, reason}]++
+	p.txn.pending.AddDeadLetter(s.company, h)
+	p.txn.dlq[dlqKey{s.company, reason}]++
 	return s.added()
+}
+
+// rejected dead-letters a customer whose records build refused (err): an event
+// too large for the events topic as a reference (tooLarge), any other refusal
+// of the encoder as the customer as Cova would send it.
+func (s *Scan) rejected(ctx context.Context, c *poller.Customer, err error) error {
+	var big *tooLargeError
+	if errors.As(err, &big) {
+		return s.tooLarge(ctx, c, big.size, big.limit)
+	}
+	raw := covaJSON(c)
+	return s.deadLetter(ctx, []byte(c.Id), raw, raw, ReasonEncode, err)
+}
+
+// invalid dead-letters a record the poller could not decode.
+func (s *Scan) invalid(ctx context.Context, r *poller.RecordError) error {
+	var err error = r
+	if r.Err == nil {
+		err = errors.New(r.Reason)
+	}
+	return s.deadLetter(ctx, nil, r.Raw, r.Raw, r.Reason, err)
 }
 
 // fitDeadLetter returns value, or, when the record would be larger than limit,

@@ -51,7 +51,7 @@ func (e *MixedEncodingsError) Is(target error) bool { return target == ErrMixedE
 // that does not exist or holds no committed event, and AllowMixedEncodings
 // pass.
 func (p *Publisher) checkEncoding(ctx context.Context, found existing) error {
-	f, ok := p.enc.(interface{ Format() schema.Format })
+	f, ok := p.build.enc.(interface{ Format() schema.Format })
 	if p.cfg.AllowMixedEncodings || !ok || !found[p.cfg.Topic] {
 		return nil
 	}

@@ -593,7 +593,7 @@ func TestAgedTransactionCommits(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		p.txnMu.Lock()
-		open := p.inTxn
+		open := p.txn.open
 		p.txnMu.Unlock()
 		if !open {
 			break
