@@ -49,7 +49,7 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	if err := s.Complete(ctx, state.Cursor{Since: time.Now()}); err != nil {
+	if err := s.Complete(ctx, time.Now(), time.Time{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perBatch), "ns/customer")

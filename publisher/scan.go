@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/schema"
@@ -160,10 +161,12 @@ func (s *Scan) count(ch state.Change) error {
 // it. It fails (and the cursor does not move) if any of this scan's events were in
 // a transaction that was aborted. Either way the scan has ended.
 //
-// A completed scan completes the initial load: the cursor written has
-// InitialLoadComplete set, ScanFinished set to now when zero, and Scans one more
-// than the previous cursor's when not larger.
-func (s *Scan) Complete(ctx context.Context, cur state.Cursor) error {
+// The caller gives what only it knows: next, where the company's next scan
+// starts (the cursor's Since), and serverStart, the server's clock when this
+// scan began (ScanStarted). Complete sets the rest of the cursor: a completed
+// scan completes the initial load (InitialLoadComplete), ScanFinished is now,
+// and Scans is one more than the committed cursor's.
+func (s *Scan) Complete(ctx context.Context, next, serverStart time.Time) error {
 	p := s.p
 	p.txnMu.Lock()
 	defer p.txnMu.Unlock()
@@ -172,13 +175,12 @@ func (s *Scan) Complete(ctx context.Context, cur state.Cursor) error {
 		return err
 	}
 	defer s.end()
-	prev := p.committed.cursor(s.company)
-	cur.InitialLoadComplete = true
-	if cur.ScanFinished.IsZero() {
-		cur.ScanFinished = p.now()
-	}
-	if cur.Scans <= prev.Scans {
-		cur.Scans = prev.Scans + 1
+	cur := state.Cursor{
+		Since:               next,
+		ScanStarted:         serverStart,
+		ScanFinished:        p.now().UTC(),
+		InitialLoadComplete: true,
+		Scans:               p.committed.cursor(s.company).Scans + 1,
 	}
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -196,7 +198,7 @@ func (s *Scan) Complete(ctx context.Context, cur state.Cursor) error {
 		return s.err
 	}
 	tracked := p.committed.succeeded(s.company, p.now())
-	p.log.Info("scan committed", "company_id", s.company, "scan", s.id, "since", cur.Since, "tracked", tracked)
+	p.log.Info("scan committed", "company_id", s.company, "scan", s.id, "since", next, "tracked", tracked)
 	return nil
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/publisher"
 	"github.com/covacdc/covacdc/schema"
-	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -254,13 +253,7 @@ func (p *pipeline) scan(ctx context.Context, id int64) error {
 	})
 	if err == nil {
 		open(res.ScanID)
-		err = sc.Complete(ctx, state.Cursor{
-			Since:               res.Next,
-			ScanStarted:         res.ServerStart,
-			ScanFinished:        time.Now().UTC(),
-			InitialLoadComplete: true,
-			Scans:               cur.Scans + 1,
-		})
+		err = sc.Complete(ctx, res.Next, res.ServerStart)
 		if err != nil {
 			err = fmt.Errorf("commit: %w", err)
 		}
