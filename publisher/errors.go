@@ -27,8 +27,9 @@ func isFenced(err error) bool {
 		errors.Is(err, kerr.TransactionalIDNotFound)
 }
 
+// fencedError matches both ErrFenced and the broker's error that fenced us.
 func fencedError(txnID string, cause error) error {
-	return fmt.Errorf("%w (transactional id %q): stop this instance: %v", ErrFenced, txnID, cause)
+	return fmt.Errorf("%w (transactional id %q): stop this instance: %w", ErrFenced, txnID, cause)
 }
 
 // ErrStateMissing means the state topic is gone while the events topic holds

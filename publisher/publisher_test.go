@@ -289,7 +289,8 @@ func TestAbortFailsScanAndRetryIsExactlyOnce(t *testing.T) {
 }
 
 // TestFencedByNewerInstance starts a second publisher with the same
-// transactional id while the first has a transaction open.
+// transactional id while the first has a transaction open: what the first
+// returns then matches both ErrFenced and the broker's error.
 func TestFencedByNewerInstance(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -306,15 +307,15 @@ func TestFencedByNewerInstance(t *testing.T) {
 	p := e.open(nil)
 
 	err := s.Complete(ctx, ps[0].since, time.Time{})
-	if !errors.Is(err, ErrFenced) {
-		t.Fatalf("Complete of the older instance: %v, want ErrFenced", err)
+	if !errors.Is(err, ErrFenced) || fencedCause(err) == nil {
+		t.Fatalf("Complete of the older instance: %v; want ErrFenced and the broker's error (ProducerFenced, InvalidProducerEpoch or TransactionalIDNotFound) among its causes", err)
 	}
 	if !strings.Contains(err.Error(), "another instance") || !strings.Contains(err.Error(), e.cfg.TransactionalID) {
 		t.Fatalf("fenced error %q does not say another instance took over the transactional id", err)
 	}
 	s2 := old.BeginScan(e.company+1, "scan-x", schema.Source{})
-	if err := s2.Publish(ctx, poller.Batch{CompanyID: e.company + 1, Customers: []poller.Customer{customer(99, 1)}}); !errors.Is(err, ErrFenced) {
-		t.Fatalf("Publish after fencing: %v, want ErrFenced", err)
+	if err := s2.Publish(ctx, poller.Batch{CompanyID: e.company + 1, Customers: []poller.Customer{customer(99, 1)}}); !errors.Is(err, ErrFenced) || fencedCause(err) == nil {
+		t.Fatalf("Publish after fencing: %v; want ErrFenced and the broker's error among its causes", err)
 	}
 	if got := testutil.ToFloat64(old.m.txns.WithLabelValues("fenced")); got != 1 {
 		t.Fatalf("covacdc_transactions_total{outcome=fenced} = %v, want 1", got)

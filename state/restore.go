@@ -202,7 +202,7 @@ func listErr(topic string, lo kadm.ListedOffsets) error {
 	for _, o := range lo[topic] {
 		if o.Err != nil {
 			if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
-				return fmt.Errorf("%w: %q", ErrNoTopic, topic)
+				return fmt.Errorf("%w: %q: %w", ErrNoTopic, topic, o.Err)
 			}
 			return fmt.Errorf("state: listing offsets of %s partition %d: %w", topic, o.Partition, o.Err)
 		}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/covacdc/covacdc/publisher/kafkatest"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -83,5 +85,30 @@ func TestRestoreStopsOnAnUnreadableRecord(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRestoreErrorsKeepTheirCause restores a missing topic and one whose
+// cursor record is not JSON: each error matches its sentinel and holds the
+// error that caused it.
+func TestRestoreErrorsKeepTheirCause(t *testing.T) {
+	c := kafkatest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	_, _, err := Restore(ctx, kafkatest.Name(t, "missing"), c.Opts()...)
+	if !errors.Is(err, ErrNoTopic) || !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Errorf("Restore of a missing topic: %v; want ErrNoTopic and kerr.UnknownTopicOrPartition among its causes", err)
+	}
+
+	topic := kafkatest.Name(t, "state")
+	if _, err := EnsureTopic(ctx, newAdmin(t, c), TopicConfig{Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	newWriter(t, c).txn(true, rec(topic, 0, CursorKey(1), []byte(`{"format":1,"since":`)))
+	_, _, err = Restore(ctx, topic, c.Opts()...)
+	var syntax *json.SyntaxError
+	if !errors.Is(err, ErrBadRecord) || !errors.As(err, &syntax) {
+		t.Errorf("Restore of a cursor that is not JSON: %v; want ErrBadRecord and a *json.SyntaxError among its causes", err)
 	}
 }
