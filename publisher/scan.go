@@ -79,6 +79,9 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := p.ready(ctx); err != nil {
+		return err
+	}
 	companyLabel := strconv.FormatInt(s.company, 10)
 	var skipped skips
 	defer p.m.skipped(companyLabel, &skipped)
@@ -175,6 +178,9 @@ func (s *Scan) Complete(ctx context.Context, next, serverStart time.Time) error 
 		return err
 	}
 	defer s.end()
+	if err := p.ready(ctx); err != nil {
+		return err
+	}
 	cur := state.Cursor{
 		Since:               next,
 		ScanStarted:         serverStart,

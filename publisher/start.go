@@ -144,8 +144,8 @@ func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, fou
 
 // syncState commits a startup marker to every state partition (fencing any
 // older instance) and rebuilds the index from the state topic up to the markers.
-// Called with no transaction open: by start, and before a transaction when the
-// last one's outcome is unknown (txn.needReload).
+// Called with no transaction open: by start, and by ready when the last
+// commit's outcome is unknown (txn.needReload).
 func (p *Publisher) syncState(ctx context.Context) error {
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {

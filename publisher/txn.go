@@ -42,20 +42,34 @@ type dlqKey struct {
 	reason  string
 }
 
+// ready does, when no transaction is open, what the next one needs first: a
+// new client if the last could not end its transaction, and the state reread
+// if the last commit's outcome is unknown. Publish and Complete call it before
+// they read the state, so that they diff against, and count scans from, what
+// committed. Called with txnMu.
+func (p *Publisher) ready(ctx context.Context) error {
+	if p.txn.open {
+		return nil
+	}
+	if p.txn.renew {
+		if err := p.renewClient(); err != nil {
+			return err
+		}
+	}
+	if p.txn.needReload {
+		if err := p.syncState(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // begin opens a transaction if none is open and records that s has records in it.
 func (s *Scan) begin(ctx context.Context) error {
 	p := s.p
 	if !p.txn.open {
-		if p.txn.renew {
-			if err := p.renewClient(); err != nil {
-				return err
-			}
-		}
-		if p.txn.needReload {
-			// The last commit's outcome is unknown: reread what committed.
-			if err := p.syncState(ctx); err != nil {
-				return err
-			}
+		if err := p.ready(ctx); err != nil {
+			return err
 		}
 		if err := p.cl.BeginTransaction(); err != nil {
 			if isFenced(err) {
