@@ -47,7 +47,7 @@ func TestRestoreErrorKeepsItsCause(t *testing.T) {
 
 	p, err := New(ctx, e.cfg, WithEncoder(e.enc))
 	if err == nil {
-		p.Close(ctx)
+		_ = p.Close(ctx)
 		t.Fatal("New restored an unreadable cursor")
 	}
 	var syntax *json.SyntaxError

@@ -173,7 +173,7 @@ func (p *Publisher) syncState(ctx context.Context) error {
 	}
 	if err != nil {
 		if !isFenced(err) {
-			p.abort()
+			_ = p.abort() // err says why; a failed abort marks the client for renewal
 		}
 		return p.startErr(err)
 	}

@@ -194,7 +194,7 @@ func (p *Publisher) txnAborted() {
 		}
 	}
 	p.txn.scans, p.txn.counts, p.txn.dlq = nil, nil, nil
-	p.produced.take()
+	_ = p.produced.take() // a record of the aborted transaction: it failed with it
 }
 
 // abort ends the client's open transaction by aborting it, under a timeout of
