@@ -124,9 +124,9 @@ func (bt *batch) done() {
 	bt.b.headers.used(bt.headers, bt.headersSince)
 }
 
-// records are a customer's event and the state record of its Version, built
-// and not yet produced.
-type records struct{ event, state kgo.Record }
+// customerRecords are a customer's event and the state record of its
+// Version, built and not yet produced.
+type customerRecords struct{ event, state kgo.Record }
 
 // tooLargeError says that a customer's event, size bytes as a record, is larger
 // than limit, the largest record the events topic takes.
@@ -140,7 +140,7 @@ func (e *tooLargeError) Error() string {
 // when the encoder refuses c, and with a *tooLargeError when the event is
 // larger than the events topic takes: both are for the dead-letter topic
 // (Scan.rejected).
-func (bt *batch) build(c *poller.Customer, ch state.Change) (records, error) {
+func (bt *batch) build(c *poller.Customer, ch state.Change) (customerRecords, error) {
 	b := bt.b
 	b.ev = schema.Event{
 		ChangeType: ch.Type,
@@ -155,7 +155,7 @@ func (bt *batch) build(c *poller.Customer, ch state.Change) (records, error) {
 	}
 	value, err := b.enc.Append(b.arena.free(), &b.ev)
 	if err != nil {
-		return records{}, err
+		return customerRecords{}, err
 	}
 	value = b.arena.keep(value)
 	key := b.arena.keep(append(b.arena.free(), c.Id...))
@@ -170,11 +170,11 @@ func (bt *batch) build(c *poller.Customer, ch state.Change) (records, error) {
 	)
 	if n := recordBytes(key, len(value), bt.headers[h:]); n > bt.limit {
 		bt.headers = bt.headers[:h]
-		return records{}, &tooLargeError{size: n, limit: bt.limit}
+		return customerRecords{}, &tooLargeError{size: n, limit: bt.limit}
 	}
 	stateKey := b.arena.keep(state.AppendVersionKey(b.arena.free(), bt.company, c.IdBytes))
 	stateValue := b.arena.keep(state.AppendVersionValue(b.arena.free(), c.Version))
-	return records{
+	return customerRecords{
 		event: kgo.Record{Topic: b.topic, Key: key, Value: value, Headers: bt.headers[h:len(bt.headers):len(bt.headers)], Timestamp: bt.recorded},
 		state: kgo.Record{Topic: b.stateTopic, Key: stateKey, Value: stateValue, Timestamp: bt.recorded},
 	}, nil

@@ -142,7 +142,7 @@ func (s *Scan) diff(ctx context.Context, c *poller.Customer, skipped *skips) (st
 
 // produce hands a customer's records to kgo in the open transaction, which it
 // opens if none is, and notes the customer's Version as pending in it.
-func (s *Scan) produce(ctx context.Context, out *batch, c *poller.Customer, recs *records) error {
+func (s *Scan) produce(ctx context.Context, out *batch, c *poller.Customer, recs *customerRecords) error {
 	p := s.p
 	if err := s.begin(ctx); err != nil {
 		return err
