@@ -21,8 +21,8 @@ import (
 // A failed request or a body that breaks on the way is retried within the
 // scan, from the same page (see Config.MaxRetries).
 //
-// No gaps: each page overlaps the previous one by PageOverlap rows (more once a
-// shift was seen). A page is joined only when it holds an anchor: a row handed on
+// No gaps: each page overlaps the previous one by PageOverlap rows (more, for
+// the rest of the scan, once a shift was seen). A page is joined only when it holds an anchor: a row handed on
 // earlier in this scan with the same Id and Version. An unmodified row keeps its
 // place among unmodified rows under any stable order, so the rows before the
 // anchor were already handed on and nothing between the pages was skipped. A
@@ -38,7 +38,16 @@ import (
 // kept for long). Batch.Invalid is fn's to keep. Memory: Scan remembers the
 // Id and Version of every customer handed on from paged responses (about 40
 // bytes each); an unpaged response streams in the memory of one page.
-func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn func(context.Context, Batch) error) (ScanResult, error) {
+//
+// Pages are requested ahead, as many at once as the scan's share of the
+// requests the client aims to keep under way (see Concurrency), within
+// FetchAhead when it is set. Until its first page is full a scan makes one
+// request at a time, unless opts say to expect many pages.
+func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn func(context.Context, Batch) error, opts ...ScanOption) (ScanResult, error) {
+	var o scanOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &scan{
 		c:          c,
 		companyID:  companyID,
@@ -47,6 +56,7 @@ func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn 
 		handed:     make(map[[16]byte]int64),
 		invalid:    make(map[string]struct{}),
 		localStart: c.now(),
+		many:       o.many,
 	}
 	s.res = ScanResult{CompanyID: companyID, ScanID: newScanID(), Since: s.since}
 	start := time.Now()
@@ -80,6 +90,20 @@ func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn 
 	return s.res, nil
 }
 
+// ScanOption changes how one Scan goes about its work.
+type ScanOption func(*scanOptions)
+
+type scanOptions struct {
+	many bool
+}
+
+// ExpectManyPages says that the result likely spans many pages, as a
+// company's initial load does: the scan requests pages ahead from its first
+// one, with its whole share of the client's concurrency, rather than waiting
+// for the first page to prove there is more. A small result then costs the
+// requests made past its end.
+func ExpectManyPages() ScanOption { return func(o *scanOptions) { o.many = true } }
+
 // scan is the state of one Scan.
 type scan struct {
 	c          *Client
@@ -88,6 +112,7 @@ type scan struct {
 	fn         func(context.Context, Batch) error
 	res        ScanResult
 	localStart time.Time
+	many       bool // ExpectManyPages
 
 	handed        map[[16]byte]int64  // highest Version handed on, by Id
 	invalid       map[string]struct{} // raw JSON of record errors handed on
@@ -97,7 +122,6 @@ type scan struct {
 	mu          sync.Mutex // guards what fetching goroutines update
 	requests    int
 	serverStart time.Time
-	spareMem    []pageMem // see pageMem
 }
 
 func newScanID() string {
@@ -125,19 +149,25 @@ type pending struct {
 	page   *page
 }
 
-// run pages through the result. Pages are fetched up to FetchAhead at a time but
+// run pages through the result. Pages are requested ahead (see Scan) but
 // joined strictly in order.
 func (s *scan) run(ctx context.Context) error {
 	cfg := s.c.cfg
 	n := cfg.PageSize
 	overlap := cfg.PageOverlap
 	maxOverlap := max(overlap, n/2)
+	fl := s.c.pacer.open()
+	defer fl.close()
+	most := cfg.MaxInFlight // pages of this scan requested at once, at most
+	if cfg.FetchAhead > 0 {
+		most = min(most, cfg.FetchAhead)
+	}
 
 	// Workers fetch the pages, rather than a goroutine per page: a page's
 	// decoding grows its goroutine's stack, and a worker grows it once. There
-	// are never more workers than pages queued at once (at most FetchAhead), so
-	// a one-page scan starts one, and sending never blocks.
-	work := make(chan func(), cfg.FetchAhead)
+	// are never more workers than pages queued at once (at most most), so a
+	// one-page scan starts one, and sending never blocks.
+	work := make(chan func(), most)
 	var wg sync.WaitGroup
 	workers := 0
 	var queue []*pending
@@ -179,12 +209,32 @@ func (s *scan) run(ctx context.Context) error {
 	defer func() { drop(); close(work); wg.Wait() }()
 
 	skip := 0
-	window := 1 // only one request until the first page proves there is more
-	ahead := cfg.FetchAhead
+	// One request until the first page proves there is more; then one more
+	// for each full page joined (so twice as many each round trip, as TCP's
+	// slow start), up to the scan's share, which the pacer says when it grows.
+	// A result of a few pages so costs few requests past its end. A scan that
+	// expects many pages takes its share from the first request.
+	paged := false
+	setPaged := func() {
+		if !paged {
+			paged = true
+			fl.setPaged()
+		}
+	}
+	ramp := 1
+	if s.many {
+		setPaged()
+		ramp = most
+	}
+	single := false // one page at a time for the rest of the scan
 	lastEnd, maxEnd := 0, 0
 	fails := 0
 	forward := 0
 	for {
+		window := 1
+		if paged && !single {
+			window = min(fl.share(), ramp, most)
+		}
 		for len(queue) < window {
 			next := skip
 			if len(queue) > 0 {
@@ -195,6 +245,8 @@ func (s *scan) run(ctx context.Context) error {
 		head := queue[0]
 		select {
 		case <-head.done:
+		case <-fl.wake:
+			continue // the share may have grown: request more
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -227,7 +279,7 @@ func (s *scan) run(ctx context.Context) error {
 			// Pages fetched ahead are served while earlier ones change the result,
 			// which multiplies the shift between two joined pages: once the result
 			// is seen moving, the rest of the scan reads one page at a time.
-			window, ahead = 1, 1
+			single = true
 			s.c.log.Debug("page does not join the previous one, reading again", "company_id", s.companyID, "skip", p.skip, "new_skip", skip)
 			drop()
 			continue
@@ -245,6 +297,8 @@ func (s *scan) run(ctx context.Context) error {
 		if len(p.cs) < n {
 			return nil // a short page ends the scan
 		}
+		setPaged()
+		ramp = min(ramp+1, most)
 		lastEnd = p.skip + n
 		if lastEnd > maxEnd {
 			// Only pages that reach further than any before earn re-reads: a
@@ -256,7 +310,6 @@ func (s *scan) run(ctx context.Context) error {
 		if len(queue) > 0 && queue[0].skip != skip {
 			drop() // the overlap grew: pages fetched ahead are at the wrong place
 		}
-		window = ahead
 	}
 }
 
