@@ -160,7 +160,9 @@ func TestRateLimitHeadersSlowDownBefore429(t *testing.T) {
 // TestWaitingScansHoldNoPageMemory: a scan that waits for its next page holds
 // none of the pages it handed on. Fifty scans each hand on a page of 100 and
 // then wait (the server holds every later page): what they keep must be a
-// small fraction of fifty read buffers (256 KB each) and decoded pages.
+// small fraction of fifty read buffers (256 KB each) and decoded pages. The
+// budget (100 requests a second) keeps the client's own spare page memory,
+// which follows the requests it keeps under way, to a few pages.
 func TestWaitingScansHoldNoPageMemory(t *testing.T) {
 	const scans = 50
 	f := newFakeCova(t, 1000)
@@ -175,7 +177,7 @@ func TestWaitingScansHoldNoPageMemory(t *testing.T) {
 		}
 		f.ServeHTTP(w, r)
 	})
-	c, srv := newTestClient(t, h, nil)
+	c, srv := newTestClient(t, h, func(cfg *Config) { cfg.RequestsPerMinute = 6000 })
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() {

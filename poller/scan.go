@@ -98,11 +98,19 @@ type scanOptions struct {
 }
 
 // ExpectManyPages says that the result likely spans many pages, as a
-// company's initial load does: the scan requests pages ahead from its first
-// one, with its whole share of the client's concurrency, rather than waiting
-// for the first page to prove there is more. A small result then costs the
-// requests made past its end.
+// company's initial load does: if the first page takes long (see
+// firstPageWait), the scan requests the next ones with its whole share of the
+// client's concurrency before it arrives, and takes its whole share at once
+// after a full first page, rather than a little more each page. A small
+// result then costs the requests made past its end.
 func ExpectManyPages() ScanOption { return func(o *scanOptions) { o.many = true } }
+
+// firstPageWait is how long a scan that expects many pages waits for its
+// first page before it requests the next ones anyway: the budget it would
+// leave unused while Cova takes seconds a page, at most this long at the
+// start of an initial load, is too little to matter, and a Cova that answers
+// faster costs no request past the end of a small result.
+const firstPageWait = 250 * time.Millisecond
 
 // scan is the state of one Scan.
 type scan struct {
@@ -213,7 +221,7 @@ func (s *scan) run(ctx context.Context) error {
 	// for each full page joined (so twice as many each round trip, as TCP's
 	// slow start), up to the scan's share, which the pacer says when it grows.
 	// A result of a few pages so costs few requests past its end. A scan that
-	// expects many pages takes its share from the first request.
+	// expects many pages takes its whole share at once.
 	paged := false
 	setPaged := func() {
 		if !paged {
@@ -222,9 +230,12 @@ func (s *scan) run(ctx context.Context) error {
 		}
 	}
 	ramp := 1
+	var slowFirst <-chan time.Time
 	if s.many {
-		setPaged()
 		ramp = most
+		t := time.NewTimer(firstPageWait)
+		defer t.Stop()
+		slowFirst = t.C
 	}
 	single := false // one page at a time for the rest of the scan
 	lastEnd, maxEnd := 0, 0
@@ -247,6 +258,10 @@ func (s *scan) run(ctx context.Context) error {
 		case <-head.done:
 		case <-fl.wake:
 			continue // the share may have grown: request more
+		case <-slowFirst:
+			slowFirst = nil
+			setPaged()
+			continue
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -298,6 +313,7 @@ func (s *scan) run(ctx context.Context) error {
 			return nil // a short page ends the scan
 		}
 		setPaged()
+		slowFirst = nil
 		ramp = min(ramp+1, most)
 		lastEnd = p.skip + n
 		if lastEnd > maxEnd {
