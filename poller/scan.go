@@ -112,6 +112,10 @@ func ExpectManyPages() ScanOption { return func(o *scanOptions) { o.many = true 
 // faster costs no request past the end of a small result.
 const firstPageWait = 250 * time.Millisecond
 
+// calmPages is how many pages in a row must join after one that did not
+// before a scan requests more pages at once again.
+const calmPages = 8
+
 // scan is the state of one Scan.
 type scan struct {
 	c          *Client
@@ -237,13 +241,13 @@ func (s *scan) run(ctx context.Context) error {
 		defer t.Stop()
 		slowFirst = t.C
 	}
-	single := false // one page at a time for the rest of the scan
 	lastEnd, maxEnd := 0, 0
 	fails := 0
 	forward := 0
+	calm := calmPages // pages joined in a row since the last that did not join
 	for {
 		window := 1
-		if paged && !single {
+		if paged {
 			window = min(fl.share(), ramp, most)
 		}
 		for len(queue) < window {
@@ -292,9 +296,17 @@ func (s *scan) run(ctx context.Context) error {
 			back := overlap << fails
 			skip = max(0, lastEnd-back)
 			// Pages fetched ahead are served while earlier ones change the result,
-			// which multiplies the shift between two joined pages: once the result
-			// is seen moving, the rest of the scan reads one page at a time.
-			single = true
+			// which multiplies the shift between two joined pages, and a page
+			// that does not join costs every page fetched after it: halve the
+			// pages requested at once, or read one at a time if the last miss
+			// was less than calmPages pages ago. Once calmPages pages in a row
+			// have joined, one more for each page joined again.
+			if calm < calmPages {
+				ramp = 1
+			} else {
+				ramp = max(1, window/2)
+			}
+			calm = 0
 			s.c.log.Debug("page does not join the previous one, reading again", "company_id", s.companyID, "skip", p.skip, "new_skip", skip)
 			drop()
 			continue
@@ -314,7 +326,9 @@ func (s *scan) run(ctx context.Context) error {
 		}
 		setPaged()
 		slowFirst = nil
-		ramp = min(ramp+1, most)
+		if calm++; calm > calmPages {
+			ramp = min(ramp+1, most)
+		}
 		lastEnd = p.skip + n
 		if lastEnd > maxEnd {
 			// Only pages that reach further than any before earn re-reads: a
