@@ -66,6 +66,7 @@ type simStats struct {
 	RowsServed           int
 	Status429            int
 	MaxInFlight          int // the most CustomerFull requests answered at once
+	Abandoned            int // requests whose client went away during their latency
 }
 
 // stopSimulator stops it and returns its own counts of what it answered.
@@ -84,6 +85,7 @@ func (s *simulator) stopSimulator() (simStats, error) {
 		RowsServed:           int(l.num("rows_served")),
 		Status429:            int(l.num("status_429")),
 		MaxInFlight:          int(l.num("max_in_flight")),
+		Abandoned:            int(l.num("abandoned")),
 	}, nil
 }
 

@@ -180,7 +180,7 @@ func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	_ = srv.Shutdown(sctx)
 	st := sim.Stats()
 	log.Info("simulator stopped", "token_requests", st.TokenRequests, "customerfull_requests", st.CustomerFullRequests, "rows_served", st.RowsServed,
-		"status_429", st.ByStatus[http.StatusTooManyRequests], "max_in_flight", st.MaxInFlight)
+		"status_429", st.ByStatus[http.StatusTooManyRequests], "max_in_flight", st.MaxInFlight, "abandoned", st.Abandoned)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

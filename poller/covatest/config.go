@@ -145,4 +145,8 @@ type Stats struct {
 	// at once, counted from the request's arrival (its latency included) to the
 	// end of its answer.
 	MaxInFlight int
+	// Abandoned counts the CustomerFull requests whose client went away during
+	// their latency: they are in no other count, but a gateway in front of
+	// Cova would have counted them against the limit.
+	Abandoned int
 }

@@ -44,6 +44,9 @@ func (s *Simulator) serveCustomerFull(w http.ResponseWriter, r *http.Request, co
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
+			s.mu.Lock()
+			s.stats.Abandoned++
+			s.mu.Unlock()
 			return
 		}
 	}

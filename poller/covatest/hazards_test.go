@@ -3,6 +3,7 @@ package covatest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -336,6 +337,22 @@ func TestMaxInFlight(t *testing.T) {
 	get(t, s, tok, 1, query(epoch, -1, -1))
 	if got := s.Stats().MaxInFlight; got != 3 {
 		t.Fatalf("MaxInFlight = %d after three requests at once and one alone, want 3", got)
+	}
+	// A client that gives up during the latency: counted as abandoned only.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.BaseURL()+"/v1/Companies(1)/CustomerFull?"+query(epoch, -1, -1), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("answered before the latency was over")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Abandoned != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := s.Stats(); st.Abandoned != 1 || st.CustomerFullRequests != 4 {
+		t.Fatalf("abandoned %d, answered %d: want 1 and 4", st.Abandoned, st.CustomerFullRequests)
 	}
 }
 
