@@ -123,11 +123,20 @@ var bodyFaults = map[string]struct {
 // handed on once, and the page was the one requested twice.
 func TestBodyFaultRetriedAtThePage(t *testing.T) {
 	for name, bf := range bodyFaults {
-		for _, ahead := range []int{1, 4} {
+		for _, ahead := range []int{1, 4, 0} {
 			t.Run(fmt.Sprintf("%s/fetch-ahead=%d", name, ahead), func(t *testing.T) {
 				f := newFakeCova(t, 450)
 				f.gzip = bf.gzip
-				h := &faulty{f: f, at: func(n int, _ *http.Request) bool { return n == 3 }, fault: bf.fault}
+				// The first request for the third page (rows from 198) breaks:
+				// a page the scan needs, however far ahead it fetches.
+				broken := false
+				h := &faulty{f: f, at: func(_ int, r *http.Request) bool {
+					if broken || r.URL.Query().Get("$skip") != "198" {
+						return false
+					}
+					broken = true
+					return true
+				}, fault: bf.fault}
 				c, _ := newTestClient(t, h, func(cfg *Config) { cfg.FetchAhead = ahead })
 				got, res, err := collect(t, c, time.Time{})
 				if err != nil {
@@ -144,7 +153,7 @@ func TestBodyFaultRetriedAtThePage(t *testing.T) {
 				if n := slices.Index(f.uris, h.faulted[0]); n < 0 || !slices.Contains(f.uris[n+1:], h.faulted[0]) {
 					t.Errorf("the broken page %s was not read again: %q", h.faulted[0], f.uris)
 				}
-				// Pages at rows 0, 90, 180, 270 and 360 (a short one), and the broken one again.
+				// Pages at rows 0, 99, 198, 297 and 396 (a short one), and the broken one again.
 				if ahead == 1 && (res.Requests != 6 || f.uris[2] != f.uris[3]) {
 					t.Errorf("%d requests: %q", res.Requests, f.uris)
 				}
@@ -171,7 +180,7 @@ func TestBodyFaultsShareThePageBudget(t *testing.T) {
 		}
 		bodyFaults["truncated"].fault(w, real)
 	}
-	c, _ := newTestClient(t, h, func(cfg *Config) { cfg.FetchAhead = 1 })
+	c, _ := newTestClient(t, h, func(cfg *Config) { cfg.FetchAhead = 1; cfg.PageOverlap = 10 })
 	got, res, err := collect(t, c, time.Time{})
 	want := "page at row 90: 9 attempts failed (truncated body x5, HTTP 503 x4); last error: malformed CustomerFull response: body ends before the JSON array does (truncated)"
 	if err == nil || err.Error() != want {

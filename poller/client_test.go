@@ -187,7 +187,7 @@ func newTestClient(t *testing.T, h http.Handler, mod func(*Config), opts ...Opti
 }
 
 // collect scans and returns what was handed on, failing on a repeat within the scan.
-func collect(t *testing.T, c *Client, since time.Time) (map[string]int64, ScanResult, error) {
+func collect(t *testing.T, c *Client, since time.Time, opts ...ScanOption) (map[string]int64, ScanResult, error) {
 	t.Helper()
 	got := map[string]int64{}
 	seen := map[string]bool{}
@@ -209,7 +209,7 @@ func collect(t *testing.T, c *Client, since time.Time) (map[string]int64, ScanRe
 			}
 		}
 		return nil
-	})
+	}, opts...)
 	return got, res, err
 }
 

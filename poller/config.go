@@ -23,17 +23,22 @@ type Config struct {
 	// RequestsPerMinute is the budget of Cova requests of the whole process, all
 	// companies together. Default 600 (Cova allows about 1000).
 	RequestsPerMinute int
-	// MaxInFlight caps Cova requests in flight in the whole process. Default 4.
+	// MaxInFlight caps Cova requests in flight in the whole process: a safety
+	// cap, not the tuning knob. How many are in flight follows the budget and
+	// the latency Cova shows (see Client.Concurrency). Default 64, enough for
+	// 1000 requests a minute at over 3 s a page.
 	MaxInFlight int
 	// MaxBackoff caps the exponential backoff between retries of a page. Default 30s.
 	MaxBackoff time.Duration
 
 	// PageOverlap is how many rows each page re-reads from the tail of the
-	// previous one, to prove that no row was skipped while the result shifted.
-	// Must be at least 1 and less than PageSize. Default 10.
+	// previous one at the start of a scan, to prove that no row was skipped
+	// while the result shifted; a scan that sees a shift widens it for the rest
+	// of the scan. Must be at least 1 and less than PageSize. Default 1.
 	PageOverlap int
-	// FetchAhead is how many pages of one scan may be requested at once, while
-	// earlier ones are handed on. 1 fetches one page at a time. Default 4.
+	// FetchAhead caps how many pages of one scan are requested at once while
+	// earlier ones are handed on; 1 fetches one page at a time. Default 0: no
+	// cap but the scan's share of the requests the client keeps under way.
 	FetchAhead int
 	// InitialBackoff is the first backoff step of a retried page; each retry
 	// doubles it up to MaxBackoff, with full jitter. A 429 that says how long to
@@ -63,10 +68,10 @@ func DefaultConfig() Config {
 		Lookback:          2 * time.Minute,
 		RequestTimeout:    60 * time.Second,
 		RequestsPerMinute: 600,
-		MaxInFlight:       4,
+		MaxInFlight:       64,
 		MaxBackoff:        30 * time.Second,
-		PageOverlap:       10,
-		FetchAhead:        4,
+		PageOverlap:       1,
+		FetchAhead:        0,
 		InitialBackoff:    500 * time.Millisecond,
 		MaxRetries:        8,
 	}
@@ -101,9 +106,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PageOverlap == 0 {
 		c.PageOverlap = min(d.PageOverlap, c.PageSize-1)
-	}
-	if c.FetchAhead == 0 {
-		c.FetchAhead = d.FetchAhead
 	}
 	if c.InitialBackoff == 0 {
 		c.InitialBackoff = d.InitialBackoff
@@ -146,8 +148,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--requests-per-minute: must be at least 1, got %d", c.RequestsPerMinute)
 	case c.MaxInFlight < 1:
 		return fmt.Errorf("--max-in-flight: must be at least 1, got %d", c.MaxInFlight)
-	case c.FetchAhead < 1:
-		return fmt.Errorf("--fetch-ahead: must be at least 1, got %d", c.FetchAhead)
+	case c.FetchAhead < 0:
+		return fmt.Errorf("--fetch-ahead: must not be negative (0: no cap), got %d", c.FetchAhead)
 	case c.MaxBackoff <= 0:
 		return fmt.Errorf("--max-backoff: must be positive, got %s", c.MaxBackoff)
 	case c.InitialBackoff <= 0:

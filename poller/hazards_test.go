@@ -57,6 +57,7 @@ type poller struct {
 	delivered map[string]int64
 	failures  []error
 	last      ScanResult
+	opts      []ScanOption // of every scan
 }
 
 func newPoller(t *testing.T, c *Client) *poller {
@@ -66,7 +67,7 @@ func newPoller(t *testing.T, c *Client) *poller {
 // poll runs one scan; it fails the test on a non-retryable error.
 func (p *poller) poll() error {
 	p.t.Helper()
-	got, res, err := collect(p.t, p.c, p.cursor)
+	got, res, err := collect(p.t, p.c, p.cursor, p.opts...)
 	if err != nil {
 		if !IsRetryable(err) {
 			p.t.Fatalf("scan: %v", err)
@@ -98,12 +99,18 @@ func (p *poller) pollUntilOK(n int) {
 func TestHazardRowOrders(t *testing.T) {
 	orders := map[string]covatest.Order{"guid": covatest.OrderGUID, "modified": covatest.OrderModified, "random": covatest.OrderRandom}
 	for name, order := range orders {
-		for _, ahead := range []int{1, 4} {
-			t.Run(fmt.Sprintf("%s/fetch-ahead=%d", name, ahead), func(t *testing.T) {
+		for _, tc := range []struct {
+			ahead int
+			many  bool // as the command scans an initial load
+		}{{1, false}, {4, false}, {0, false}, {0, true}} {
+			t.Run(fmt.Sprintf("%s/fetch-ahead=%d/expect-many=%t", name, tc.ahead, tc.many), func(t *testing.T) {
 				sim := newSim(t, covatest.Config{Order: order})
 				sim.Generate(company, 2000)
-				c := simClient(t, sim, func(cfg *Config) { cfg.FetchAhead = ahead })
+				c := simClient(t, sim, func(cfg *Config) { cfg.FetchAhead = tc.ahead })
 				p := newPoller(t, c)
+				if tc.many {
+					p.opts = []ScanOption{ExpectManyPages()}
+				}
 				// Rows are modified and added between the pages of the scan, more
 				// than the overlap, moving rows before and after the scan's position.
 				sim.SetHazards(covatest.Hazards{ModifyPerPage: 12, InsertPerPage: 5})

@@ -111,15 +111,19 @@ func (s *scan) readPage(p *page, resp *response, lazy int) error {
 }
 
 // pageMem returns empty slices for a page to decode into, with room for n
-// elements: those of a page handed on already when there is one. A scan's pages
-// are decoded into a few such slices in turn rather than each into new memory,
-// which the garbage collector would otherwise have to reclaim.
+// elements: those of a page handed on already when there is one. Pages are
+// decoded into a few such slices in turn rather than each into new memory,
+// which the garbage collector would otherwise have to reclaim. The slices are
+// the client's, not a scan's, so that a scan waiting for its next page holds
+// none.
 func (s *scan) pageMem(n int) ([]Customer, []elemInfo) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for len(s.spareMem) > 0 {
-		m := s.spareMem[len(s.spareMem)-1]
-		s.spareMem = s.spareMem[:len(s.spareMem)-1]
+	c := s.c
+	c.spareMu.Lock()
+	defer c.spareMu.Unlock()
+	for len(c.spareMem) > 0 {
+		m := c.spareMem[len(c.spareMem)-1]
+		c.spareMem[len(c.spareMem)-1] = pageMem{}
+		c.spareMem = c.spareMem[:len(c.spareMem)-1]
 		if cap(m.cs) >= n && cap(m.info) >= n {
 			return m.cs[:0], m.info[:0]
 		}
@@ -129,15 +133,21 @@ func (s *scan) pageMem(n int) ([]Customer, []elemInfo) {
 
 // reusePageMem gives back a page's slices once nothing refers to their
 // elements: the page's batch was handed on and fn has returned, or the page was
-// dropped without being handed on.
+// dropped without being handed on. They are cleared first: a customer left in
+// them would keep alive the read buffer its strings point into. The client
+// keeps as many as the requests it aims to have under way, and one more.
 func (s *scan) reusePageMem(cs []Customer, info []elemInfo) {
 	if cap(cs) == 0 {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.spareMem) < s.c.cfg.FetchAhead+1 {
-		s.spareMem = append(s.spareMem, pageMem{cs: cs, info: info})
+	clear(cs[:cap(cs)])
+	clear(info[:cap(info)])
+	keep := s.c.pacer.target() + 1
+	c := s.c
+	c.spareMu.Lock()
+	defer c.spareMu.Unlock()
+	if len(c.spareMem) < keep {
+		c.spareMem = append(c.spareMem, pageMem{cs: cs, info: info})
 	}
 }
 

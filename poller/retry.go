@@ -59,13 +59,14 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, a *attempts
 			}
 			continue
 		}
-		if err := c.acquire(ctx); err != nil {
+		slot, err := c.pacer.acquire(ctx)
+		if err != nil {
 			return nil, err
 		}
 		resp, cancel, err := c.send(ctx, u, tok)
 		if err != nil {
 			cancel()
-			c.release()
+			c.pacer.release(slot, false)
 			onAttempt(time.Time{})
 			if ctx.Err() != nil {
 				// Cancelled by the caller (a scan that no longer needs a page it
@@ -84,6 +85,9 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, a *attempts
 		c.metrics.requests.WithLabelValues(label, strconv.Itoa(resp.StatusCode)).Inc()
 		date, _ := http.ParseTime(resp.Header.Get("Date"))
 		onAttempt(date)
+		// Every answer may say how much of Cova's quota is left: slow down
+		// before it runs out, not after a 429.
+		c.pacer.heard(resp.Header, time.Now())
 
 		if resp.StatusCode == http.StatusOK {
 			body, err := decompressed(resp)
@@ -92,13 +96,14 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, a *attempts
 				r.closeFn = func() {
 					resp.Body.Close()
 					cancel()
-					c.release()
+					// A page read to its end tells how long Cova takes.
+					c.pacer.release(slot, ctx.Err() == nil)
 				}
 				return r, nil
 			}
 			resp.Body.Close()
 			cancel()
-			c.release()
+			c.pacer.release(slot, false)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -111,7 +116,7 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, a *attempts
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			resp.Body.Close()
 			cancel()
-			c.release()
+			c.pacer.release(slot, false)
 			return nil, redirected(endpointCustomerFull, resp)
 		}
 
@@ -119,7 +124,7 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, a *attempts
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		resp.Body.Close()
 		cancel()
-		c.release()
+		c.pacer.release(slot, false)
 		secrets := c.secrets(tok)
 		serr := &StatusError{Code: resp.StatusCode, Endpoint: endpointCustomerFull, Body: excerpt(raw, secrets...)}
 		switch code := resp.StatusCode; {
@@ -142,7 +147,7 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, a *attempts
 			}
 			// Pause first: Cova's limit is the whole client's, even when this
 			// page gives up.
-			c.pause(time.Now().Add(d))
+			c.pacer.pause(time.Now().Add(d))
 			c.log.Warn("cova throttled the client, pausing every company", "company_id", companyID, "pause", d)
 			if ferr := a.fail(statusKind(code), serr, c.cfg.MaxRetries); ferr != nil {
 				return nil, ferr

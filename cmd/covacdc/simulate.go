@@ -51,14 +51,15 @@ func parseOrder(s string) (covatest.Order, error) {
 }
 
 type simulateFlags struct {
-	Sim      simFlags
-	Addr     string
-	Config   covatest.Config
-	Hazards  covatest.Hazards
-	TokenTTL time.Duration
-	LogLevel string
-	Trickle  string
-	Script   string
+	Sim              simFlags
+	Addr             string
+	Config           covatest.Config
+	Hazards          covatest.Hazards
+	TokenTTL         time.Duration
+	LogLevel         string
+	Trickle          string
+	Script           string
+	RateLimitHeaders string
 }
 
 func simulateCommand(f *simulateFlags) *command {
@@ -95,6 +96,7 @@ func simulateCommand(f *simulateFlags) *command {
 	c.Duration(&f.Hazards.Latency, "latency", 0, "Delay every CustomerFull request by this much, like a real page's few hundred milliseconds.")
 	c.Duration(&f.Hazards.LatencyJitter, "latency-jitter", 0, "Add a uniform random delay in [0, this) to --latency.")
 	c.Int(&f.Hazards.RateLimitPerMinute, "rate-limit-per-minute", 0, "Server-side limit: beyond this many CustomerFull requests in 60 s, answer 429 with Retry-After (0: none).")
+	c.String(&f.RateLimitHeaders, "rate-limit-headers", "x-ratelimit", "Headers that say where --rate-limit-per-minute stands on every answer: x-ratelimit (X-RateLimit-Limit, -Remaining, -Reset, -ResetSeconds), cova-apim (COVA-APIM-RateLimit-Limit, -Remaining, -Reset) or none.")
 	c.String(&f.LogLevel, "log-level", "info", "Log level: debug, info, warn or error.")
 	return c
 }
@@ -126,6 +128,9 @@ func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	order, err := parseOrder(f.Order)
 	if err != nil {
+		return err
+	}
+	if hz.RateLimitHeaders, err = parseRateLimitHeaders(sf.RateLimitHeaders); err != nil {
 		return err
 	}
 	if _, err := parseLevel(logLevel); err != nil {
@@ -174,11 +179,24 @@ func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	st := sim.Stats()
-	log.Info("simulator stopped", "token_requests", st.TokenRequests, "customerfull_requests", st.CustomerFullRequests, "rows_served", st.RowsServed)
+	log.Info("simulator stopped", "token_requests", st.TokenRequests, "customerfull_requests", st.CustomerFullRequests, "rows_served", st.RowsServed,
+		"status_429", st.ByStatus[http.StatusTooManyRequests], "max_in_flight", st.MaxInFlight, "abandoned", st.Abandoned)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+func parseRateLimitHeaders(s string) (covatest.RateLimitHeaders, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "x-ratelimit", "":
+		return covatest.RateLimitXRateLimit, nil
+	case "cova-apim":
+		return covatest.RateLimitCovaAPIM, nil
+	case "none":
+		return covatest.RateLimitNoHeaders, nil
+	}
+	return 0, usagef("--rate-limit-headers: must be x-ratelimit, cova-apim or none, got %q", s)
 }
 
 func parseRate(s string) (float64, error) {

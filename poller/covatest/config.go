@@ -98,8 +98,35 @@ type Hazards struct {
 	// request is answered 429 with Retry-After = the seconds until a slot frees and
 	// the Azure API Management body {"statusCode":429,"message":"Rate limit is
 	// exceeded. Try again in N seconds."}. Rejected requests do not use up slots.
+	// Every answer, 200 or 429, says where the window stands in the headers of
+	// RateLimitHeaders, as Cova does.
 	RateLimitPerMinute int
+	// RateLimitWindow is the length of RateLimitPerMinute's window. Default a
+	// minute, Cova's; tests that must see the window move on shorten it.
+	RateLimitWindow time.Duration
+	// RateLimitHeaders is the family of rate-limit headers sent while
+	// RateLimitPerMinute is set. Default RateLimitXRateLimit.
+	RateLimitHeaders RateLimitHeaders
 }
+
+// RateLimitHeaders names a family of rate-limit headers. Each says the limit
+// (requests per window), the requests the window has left after this one, and
+// when the window frees its next request: the oldest request it holds leaves.
+type RateLimitHeaders int
+
+const (
+	// RateLimitXRateLimit sends X-RateLimit-Limit, X-RateLimit-Remaining,
+	// X-RateLimit-Reset (a Unix time, in whole seconds, rounded up) and
+	// X-RateLimit-ResetSeconds (whole seconds from now, rounded up), as
+	// iQmetrix's older docs describe.
+	RateLimitXRateLimit RateLimitHeaders = iota
+	// RateLimitCovaAPIM sends COVA-APIM-RateLimit-Limit,
+	// COVA-APIM-RateLimit-Remaining and COVA-APIM-RateLimit-Reset (whole
+	// seconds from now, rounded up), as Cova's current docs name them.
+	RateLimitCovaAPIM
+	// RateLimitNoHeaders sends none: the limit shows only in 429s.
+	RateLimitNoHeaders
+)
 
 // Served identifies one version of one customer as it was served.
 type Served struct {
@@ -114,4 +141,12 @@ type Stats struct {
 	CustomerFullRequests int
 	ByStatus             map[int]int // CustomerFull responses by HTTP status
 	RowsServed           int
+	// MaxInFlight is the most CustomerFull requests the simulator was answering
+	// at once, counted from the request's arrival (its latency included) to the
+	// end of its answer.
+	MaxInFlight int
+	// Abandoned counts the CustomerFull requests whose client went away during
+	// their latency: they are in no other count, but a gateway in front of
+	// Cova would have counted them against the limit.
+	Abandoned int
 }

@@ -29,12 +29,24 @@ type page struct {
 }
 
 func (s *Simulator) serveCustomerFull(w http.ResponseWriter, r *http.Request, companyID int64) {
+	s.mu.Lock()
+	s.inFlight++
+	s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.inFlight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	if d := s.delay(); d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
+			s.mu.Lock()
+			s.stats.Abandoned++
+			s.mu.Unlock()
 			return
 		}
 	}
@@ -130,12 +142,7 @@ func (s *Simulator) customerFullLocked(r *http.Request, companyID int64, now tim
 		}
 	}
 	s.stats.RowsServed += complete
-	if limit := s.hz.RateLimitPerMinute; limit > 0 {
-		pg.header = http.Header{
-			"X-Ratelimit-Limit":     {strconv.Itoa(limit)},
-			"X-Ratelimit-Remaining": {strconv.Itoa(max(0, limit-s.accepted.count(now)))},
-		}
-	}
+	pg.header = s.rateLimitHeadersLocked(now)
 	return nil, pg
 }
 

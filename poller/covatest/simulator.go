@@ -37,6 +37,7 @@ type Simulator struct {
 	received  window // every CustomerFull request, for MaxRequestsInAnyMinute
 	accepted  window // CustomerFull requests the server-side limit let through
 	maxMinute int
+	inFlight  int // CustomerFull requests being answered
 }
 
 var _ http.Handler = (*Simulator)(nil)
