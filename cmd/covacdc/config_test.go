@@ -112,8 +112,11 @@ func TestSecretFiles(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "password")
 	cs := filepath.Join(dir, "secret")
-	os.WriteFile(pw, []byte("from-file\n"), 0o600)
-	os.WriteFile(cs, []byte("client-from-file"), 0o600)
+	for name, content := range map[string]string{pw: "from-file\n", cs: "client-from-file"} {
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	args := []string{"--kafka-brokers", "k:1", "--company-id", "1", "--cova-client-id", "id", "--cova-username", "u",
 		"--cova-password-file", pw, "--cova-client-secret-file", cs}
 	cfg, err := parseRun(t, args, nil)

@@ -419,7 +419,7 @@ func binary(t *testing.T) string {
 		start := time.Now()
 		out, err := exec.Command("go", "build", "-o", binPath, "github.com/covacdc/covacdc/cmd/covacdc").CombinedOutput()
 		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+			binErr = fmt.Errorf("go build: %w\n%s", err, out)
 			return
 		}
 		t.Logf("built covacdc in %v", time.Since(start).Round(100*time.Millisecond))
