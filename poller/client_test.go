@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -458,9 +460,9 @@ func Test429PausesWholeClient(t *testing.T) {
 		_, _, err := collect(t, c, time.Time{})
 		errs <- err
 	}()
-	for testutil.ToFloat64(c.metrics.throttled.WithLabelValues("42")) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, "company 42's 429", func() bool {
+		return testutil.ToFloat64(c.metrics.throttled.WithLabelValues("42")) > 0
+	})
 	_, err := c.Scan(context.Background(), 7, time.Time{}, func(context.Context, Batch) error { return nil })
 	errs <- err
 	wg.Wait()

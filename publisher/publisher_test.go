@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/publisher/kafkatest"
 	"github.com/covacdc/covacdc/schema"
@@ -591,19 +593,11 @@ func TestAgedTransactionCommits(t *testing.T) {
 	if err := s.Publish(ctx, e.batch(plans()[0].batches[0], nil, "scan-0")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.Eventually(t, 20*time.Second, "the open transaction to be committed", func() bool {
 		p.txnMu.Lock()
-		open := p.txn.open
-		p.txnMu.Unlock()
-		if !open {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the open transaction was never committed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer p.txnMu.Unlock()
+		return !p.txn.open
+	})
 	if n := len(readCommitted(t, e.c, e.cfg.Topic)); n != 10 {
 		t.Fatalf("%d events visible, want 10", n)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller/covatest"
 )
 
@@ -159,7 +161,7 @@ func TestSimulateFaultFlags(t *testing.T) {
 		addr := freeAddr(t)
 		p := start(t, nil, append([]string{"simulate", "--addr", addr, "--customers", "5", "--trickle", "0"}, extra...)...)
 		base = "http://" + addr
-		eventually(t, 10*time.Second, "the simulator listening", func() bool {
+		testenv.Eventually(t, 10*time.Second, "the simulator listening", func() bool {
 			resp, err := http.Get(base + "/")
 			if err == nil {
 				resp.Body.Close()

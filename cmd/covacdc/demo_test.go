@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/covacdc/covacdc/internal/testenv"
 )
 
 // TestSecondDemoOnTheSameDirectoryExits: two demos must not share an embedded
@@ -15,7 +17,7 @@ func TestSecondDemoOnTheSameDirectoryExits(t *testing.T) {
 	args := []string{"demo", "--data-dir", dir, "--companies", "1", "--customers", "20", "--trickle", "0", "--metrics-addr", ""}
 	ready := func(p *proc) {
 		t.Helper()
-		eventually(t, 30*time.Second, "the demo's first events", func() bool {
+		testenv.Eventually(t, 30*time.Second, "the demo's first events", func() bool {
 			return strings.Contains(p.stdout.String(), "Committed events")
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 )
@@ -146,7 +148,7 @@ func TestTailReportsWriteErrors(t *testing.T) {
 		t.Skipf("this system has no /dev/full: %v", err)
 	}
 	defer full.Close()
-	cmd := exec.Command(binary(t), "tail", "--kafka-brokers", strings.Join(e.kafka.Brokers, ","), "--topic", e.topic)
+	cmd := exec.Command(testenv.Covacdc(t), "tail", "--kafka-brokers", strings.Join(e.kafka.Brokers, ","), "--topic", e.topic)
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = full, &stderr
 	err = cmd.Run()
