@@ -47,12 +47,12 @@ func TestLoneScanKeepsTheBudgetBusy(t *testing.T) {
 	count := &inFlight{h: sim}
 	srv := httptest.NewServer(count)
 	t.Cleanup(srv.Close)
-	c, err := New(Config{
-		BaseURL: srv.URL + "/crm", TokenURL: srv.URL + "/v1/oauth2/token",
-		ClientID: covatest.DefaultClientID, ClientSecret: covatest.DefaultClientSecret,
-		Username: covatest.DefaultUsername, Password: covatest.DefaultPassword,
-		RequestsPerMinute: 3000,
-	})
+	cfg := DefaultConfig()
+	cfg.BaseURL, cfg.TokenURL = srv.URL+"/crm", srv.URL+"/v1/oauth2/token"
+	cfg.ClientID, cfg.ClientSecret = covatest.DefaultClientID, covatest.DefaultClientSecret
+	cfg.Username, cfg.Password = covatest.DefaultUsername, covatest.DefaultPassword
+	cfg.RequestsPerMinute = 3000
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
