@@ -123,7 +123,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 		cancel()
 		p.txnAborted()
 		if err != nil {
-			err = fmt.Errorf("publisher: aborting the open transaction: %w", err)
+			err = fmt.Errorf("aborting the open transaction: %w", err)
 		}
 	}
 	p.cl.Close()

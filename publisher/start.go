@@ -47,7 +47,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 	lim := newLimits(cfg)
 	cl, err := kgo.NewClient(append(cfg.kgoOpts(), lim.opt())...)
 	if err != nil {
-		return nil, fmt.Errorf("publisher: %w", err)
+		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	p := &Publisher{
 		cfg:       cfg,
@@ -119,14 +119,14 @@ func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, fou
 		err = starts.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+		return fmt.Errorf("events topic %q: reading its offsets: %w", p.cfg.Topic, err)
 	}
 	ends, err := adm.ListEndOffsets(ctx, p.cfg.Topic)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+		return fmt.Errorf("events topic %q: reading its offsets: %w", p.cfg.Topic, err)
 	}
 	var held int64 // offsets, transaction markers included
 	ends.Each(func(end kadm.ListedOffset) {
@@ -137,7 +137,7 @@ func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, fou
 	if held == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: state topic %q does not exist but events topic %q is not empty (%d offsets); "+
+	return fmt.Errorf("%w: no topic %q, but events topic %q is not empty (%d offsets); "+
 		"restore the state topic, or start with --allow-new-state-topic to publish every customer again",
 		ErrStateMissing, p.cfg.State.Topic, p.cfg.Topic, held)
 }
@@ -179,7 +179,7 @@ func (p *Publisher) syncState(ctx context.Context) error {
 	}
 	idx, stats, err := state.RestoreUntilMarker(ctx, p.cfg.State.Topic, nonce, p.cfg.KafkaOpts...)
 	if err != nil {
-		return fmt.Errorf("publisher: %w", err)
+		return err // it names the state topic
 	}
 	p.committed.restored(idx)
 	p.txn.pending = state.NewPending(idx)
@@ -197,5 +197,5 @@ func (p *Publisher) startErr(err error) error {
 	if aerr := p.authErr(err); aerr != nil {
 		return aerr
 	}
-	return fmt.Errorf("publisher: fencing older instances of transactional id %q: %w", p.cfg.TransactionalID, err)
+	return fmt.Errorf("fencing older instances of transactional id %q: %w", p.cfg.TransactionalID, err)
 }

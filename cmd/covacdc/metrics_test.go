@@ -215,15 +215,22 @@ func exposed(mfs map[string]*dto.MetricFamily, name string) bool {
 }
 
 // TestKafkaUnreachableExits1 starts covacdc with no broker listening: it
-// exits 1 with a message that says Kafka could not be reached.
+// exits 1 with a message that says Kafka could not be reached, in the user's
+// terms: which topic it was asking about, no package names.
 func TestKafkaUnreachableExits1(t *testing.T) {
 	p := start(t, passwordEnv(), "run", "--kafka-brokers", freeAddr(t), "--company-id", "1",
 		"--cova-client-id", "c", "--cova-client-secret", "s", "--cova-username", "u", "--metrics-addr", "")
 	if code := p.wait(t, 30*time.Second); code != 1 {
 		t.Fatalf("exit %d, want 1\nstderr:\n%s", code, p.stderr)
 	}
-	if got := lastLine(p.stderr.String()); !strings.HasPrefix(got, "covacdc: kafka: ") || !strings.Contains(got, "dial") {
+	got := lastLine(p.stderr.String())
+	if !strings.HasPrefix(got, `covacdc: events topic "covacdc.customers": reading its metadata from Kafka: `) || !strings.Contains(got, "dial") {
 		t.Errorf("last line %q does not say Kafka is unreachable", got)
+	}
+	for _, internal := range []string{"publisher:", "state:", "kafka:"} {
+		if strings.Contains(got, internal) {
+			t.Errorf("last line %q holds the internal prefix %q", got, internal)
+		}
 	}
 }
 

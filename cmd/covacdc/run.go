@@ -114,7 +114,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 		if errors.Is(err, publisher.ErrMixedEncodings) {
 			return usagef("%v", err) // the flags disagree with the topic
 		}
-		return fmt.Errorf("kafka: %w", err)
+		return err // it names the topic or the transactional id it was about
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -128,7 +128,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 	// probe never queues behind a transaction.
 	pinger, err := kgo.NewClient(kopts...)
 	if err != nil {
-		return fmt.Errorf("kafka: %w", err)
+		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer pinger.Close()
 	last := map[int64]time.Time{}
