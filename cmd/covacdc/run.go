@@ -263,14 +263,14 @@ func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 	if err != nil && ctx.Err() != nil {
 		// Stopped by a signal or by another company's fatal error: not a failed scan.
 		p.health.scanEnded(id, false)
-		log.Info("scan interrupted", "scan", src.ScanID, "duration", elapsed.Round(time.Millisecond).String())
+		log.Info("scan interrupted", append(scanAttr(src.ScanID), "duration", elapsed.Round(time.Millisecond).String())...)
 		return false, ctx.Err()
 	}
 	p.health.scanEnded(id, err == nil)
 	if err != nil {
 		p.m.scanDuration.WithLabelValues(companyLabel(id), "error").Observe(elapsed.Seconds())
 		log.Error("scan failed; the cursor stays and the next scan repeats it",
-			"scan", src.ScanID, "since", cur.Since, "duration", elapsed.Round(time.Millisecond).String(), "err", err)
+			append(scanAttr(src.ScanID), "since", cur.Since, "duration", elapsed.Round(time.Millisecond).String(), "err", err)...)
 		return false, err
 	}
 	p.m.scanDuration.WithLabelValues(companyLabel(id), "ok").Observe(elapsed.Seconds())
@@ -279,6 +279,15 @@ func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 		"invalid", res.Invalid, "requests", res.Requests, "rereads", res.Rereads,
 		"initial_load", !cur.InitialLoadComplete, "duration", elapsed.Round(time.Millisecond).String())
 	return changed, nil
+}
+
+// scanAttr is the scan field of a log line, left out while the scan has no id
+// (it failed before Cova answered its first page).
+func scanAttr(id string) []any {
+	if id == "" {
+		return nil
+	}
+	return []any{"scan", id}
 }
 
 // watchReady keeps covacdc_ready current between /readyz probes.
