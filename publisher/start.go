@@ -10,7 +10,6 @@ import (
 
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -51,6 +50,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 	}
 	p := &Publisher{
 		cfg:       cfg,
+		begun:     o.now(),
+		companies: o.companies,
 		limits:    lim,
 		log:       o.logger,
 		now:       o.now,
@@ -63,7 +64,23 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 		done:      make(chan struct{}),
 	}
 	p.promise = p.produced.set
-	if err := p.start(ctx, o.registerer); err != nil {
+	for _, id := range p.companies {
+		p.m.company(id)
+	}
+	// Registered before anything is asked of Kafka, so that a scrape during a
+	// long restore sees every family (the gauges say what is known so far).
+	var g *gauges
+	if o.registerer != nil {
+		g = newGauges(p)
+		if err := p.m.register(o.registerer, g); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("publisher: registering metrics: %w", err)
+		}
+	}
+	if err := p.start(ctx); err != nil {
+		if g != nil {
+			p.m.unregister(o.registerer, g)
+		}
 		cl.Close()
 		return nil, err
 	}
@@ -71,7 +88,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 	return p, nil
 }
 
-func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error {
+func (p *Publisher) start(ctx context.Context) error {
 	adm := kadm.NewClient(p.cl)
 	found, err := p.describeTopics(ctx, adm)
 	if err != nil {
@@ -96,15 +113,7 @@ func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error 
 	if err := p.readLimits(ctx, adm); err != nil {
 		return err
 	}
-	if err := p.syncState(ctx); err != nil {
-		return err
-	}
-	if reg != nil {
-		if err := p.m.register(reg, newGauges(p)); err != nil {
-			return fmt.Errorf("publisher: registering metrics: %w", err)
-		}
-	}
-	return nil
+	return p.syncState(ctx)
 }
 
 // checkStateNotLost refuses to start on a missing state topic when the events

@@ -55,8 +55,9 @@ type cmdMetrics struct {
 	effectiveInterval prometheus.Gauge
 }
 
-// newCmdMetrics registers the command's metrics on reg; a nil reg means no metrics.
-func newCmdMetrics(reg prometheus.Registerer) *cmdMetrics {
+// newCmdMetrics registers the command's metrics on reg, with the series of
+// each company at zero; a nil reg means no metrics.
+func newCmdMetrics(reg prometheus.Registerer, companies []int64) *cmdMetrics {
 	m := &cmdMetrics{
 		scanDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "covacdc_scan_duration_seconds",
@@ -75,6 +76,11 @@ func newCmdMetrics(reg prometheus.Registerer) *cmdMetrics {
 			Name: "covacdc_effective_poll_interval_seconds",
 			Help: "How often each company can be polled: --poll-interval, or longer when the request budget (--requests-per-minute, or Cova's lower limit) cannot pay one request per company per interval.",
 		}),
+	}
+	for _, id := range companies {
+		for _, outcome := range []string{"ok", "error"} {
+			m.scanDuration.WithLabelValues(companyLabel(id), outcome)
+		}
 	}
 	if reg != nil {
 		info := prometheus.NewGaugeVec(prometheus.GaugeOpts{

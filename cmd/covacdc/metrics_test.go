@@ -148,7 +148,10 @@ func TestMetricsMatchTheTopic(t *testing.T) {
 		{"covacdc_up", nil, func(v float64) bool { return v == 1 }, "1"},
 		{"covacdc_ready", nil, func(v float64) bool { return v == 1 }, "1"},
 		{"covacdc_build_info", nil, func(v float64) bool { return v == 1 }, "1"},
-		{"covacdc_lag_seconds", map[string]string{"company_id": "1"}, func(v float64) bool { return v > 0 }, "> 0"},
+		// Measured from the last committed scan's start: a healthy pipeline
+		// polling every second is seconds behind, not the 2 minute lookback.
+		{"covacdc_lag_seconds", map[string]string{"company_id": "1"}, func(v float64) bool { return v > 0 && v < 60 }, "> 0 and < 60 (below the 120 s lookback)"},
+		{"covacdc_lag_seconds", map[string]string{"company_id": "2"}, func(v float64) bool { return v > 0 && v < 60 }, "> 0 and < 60 (below the 120 s lookback)"},
 	}
 	for _, c := range checks {
 		if got := sum(mfs[c.name], c.match); !c.want(got) {

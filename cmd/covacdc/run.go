@@ -57,11 +57,37 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 	if hooks == nil {
 		hooks = &pipelineHooks{}
 	}
-	m := newCmdMetrics(reg)
+	m := newCmdMetrics(reg, cfg.CompanyIDs)
 	m.up.Set(1)
 	defer m.up.Set(0)
 	h := newHealth(cfg.PollInterval, cfg.CompanyIDs)
 
+	client, err := poller.New(cfg.Poller, poller.WithLogger(log), poller.WithRegisterer(reg), poller.WithCompanies(cfg.CompanyIDs...))
+	if err != nil {
+		return usagef("%v", err)
+	}
+
+	kopts := cfg.Publisher.KafkaOpts
+	pcfg := cfg.Publisher
+	pcfg.KafkaOpts = append(append([]kgo.Opt{}, kopts...),
+		kgo.WithHooks(newKafkaMetrics(reg)))
+
+	popts := []publisher.Option{publisher.WithLogger(log), publisher.WithRegisterer(reg), publisher.WithCompanies(cfg.CompanyIDs...)}
+	if cfg.RegistryURL != "" {
+		enc, err := registryEncoder(ctx, cfg.RegistryURL, pcfg.Topic+"-value")
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("schema registry %s: %w", redactURL(cfg.RegistryURL), err)
+		}
+		popts = append(popts, publisher.WithEncoder(enc))
+	}
+
+	// The server starts right before the publisher, which registers its
+	// families (every company's series among them) before it asks Kafka
+	// anything: the first scrape sees every family, and /healthz answers
+	// during a long restore.
 	var srv *metricsServer
 	if cfg.MetricsAddr != "" {
 		var err error
@@ -78,28 +104,6 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 		defer cancel()
 		srv.shutdown(sctx)
 	}()
-
-	client, err := poller.New(cfg.Poller, poller.WithLogger(log), poller.WithRegisterer(reg))
-	if err != nil {
-		return usagef("%v", err)
-	}
-
-	kopts := cfg.Publisher.KafkaOpts
-	pcfg := cfg.Publisher
-	pcfg.KafkaOpts = append(append([]kgo.Opt{}, kopts...),
-		kgo.WithHooks(newKafkaMetrics(reg)))
-
-	popts := []publisher.Option{publisher.WithLogger(log), publisher.WithRegisterer(reg)}
-	if cfg.RegistryURL != "" {
-		enc, err := registryEncoder(ctx, cfg.RegistryURL, pcfg.Topic+"-value")
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("schema registry %s: %w", redactURL(cfg.RegistryURL), err)
-		}
-		popts = append(popts, publisher.WithEncoder(enc))
-	}
 
 	log.Info("starting covacdc", append([]any{"version", buildVersion()}, cfg.describe()...)...)
 	pub, err := publisher.New(ctx, pcfg, popts...)
