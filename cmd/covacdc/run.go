@@ -94,7 +94,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 		if srv, err = startMetricsServer(cfg.MetricsAddr, reg, h, m, log); err != nil {
 			return usagef("%v", err)
 		}
-		log.Info("serving metrics", "addr", srv.addr, "paths", "/metrics /healthz /readyz")
+		log.Info("serving metrics", "addr", srv.addr, "paths", "/metrics /healthz /readyz /status")
 		if hooks.metricsAddr != nil {
 			hooks.metricsAddr(srv.addr)
 		}
@@ -141,7 +141,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 			last[cs.CompanyID] = cs.Cursor.ScanFinished
 		}
 	}
-	h.setRestored(pinger.Ping, last)
+	h.setRestored(pinger.Ping, pub.Companies, last)
 	if hooks.started != nil {
 		hooks.started(pub)
 	}
@@ -227,7 +227,7 @@ func (p *pipeline) run(ctx context.Context) error {
 func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 	start := time.Now()
 	cur := p.pub.Cursor(id)
-	p.health.scanStarted(id)
+	p.health.scanStarted(id, !cur.InitialLoadComplete)
 	log := p.log.With("company_id", id)
 
 	src := schema.Source{System: "cova", Endpoint: fmt.Sprintf("%s/v1/Companies(%d)/CustomerFull", p.endpointBase, id)}
@@ -251,7 +251,11 @@ func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 				changed = true
 			}
 		}
-		return sc.Publish(ctx, b)
+		if err := sc.Publish(ctx, b); err != nil {
+			return err
+		}
+		p.health.scanPage(id, b.ScanID, len(b.Customers))
+		return nil
 	}, opts...)
 	if err == nil {
 		open(res.ScanID)
@@ -266,11 +270,11 @@ func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 	elapsed := time.Since(start)
 	if err != nil && ctx.Err() != nil {
 		// Stopped by a signal or by another company's fatal error: not a failed scan.
-		p.health.scanEnded(id, false)
+		p.health.scanEnded(id, nil, true)
 		log.Info("scan interrupted", append(scanAttr(src.ScanID), "duration", elapsed.Round(time.Millisecond).String())...)
 		return false, ctx.Err()
 	}
-	p.health.scanEnded(id, err == nil)
+	p.health.scanEnded(id, err, false)
 	if err != nil {
 		p.m.scanDuration.WithLabelValues(companyLabel(id), "error").Observe(elapsed.Seconds())
 		log.Error("scan failed; the cursor stays and the next scan repeats it",
