@@ -21,6 +21,7 @@ type options struct {
 	registerer prometheus.Registerer
 	encoder    Encoder
 	now        func() time.Time
+	companies  []int64
 }
 
 // WithLogger sets the logger. Default: discard.
@@ -42,6 +43,12 @@ var _ Encoder = (*schema.Encoder)(nil)
 
 // WithEncoder sets the event encoder. Default: schema.NewEncoder() (single-object encoding).
 func WithEncoder(e Encoder) Option { return func(o *options) { o.encoder = e } }
+
+// WithCompanies names the companies the publisher will scan: with a
+// Registerer, their series (counters at zero, each dead-letter reason among
+// them, and the per-company gauges) are on /metrics from New on, before the
+// state is restored, rather than from each company's first scan. Default: none.
+func WithCompanies(ids ...int64) Option { return func(o *options) { o.companies = ids } }
 
 // WithClock sets the clock used for capturedAt and metrics. Default time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
@@ -71,6 +78,9 @@ type Publisher struct {
 	parts  int32   // partitions of the state topic
 
 	committed committedView
+
+	begun     time.Time // when New was called: the lag of a company before its first committed scan
+	companies []int64   // the companies WithCompanies named
 
 	// txnMu guards every field from cl to closed.
 	txnMu sync.Mutex
@@ -123,7 +133,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 		cancel()
 		p.txnAborted()
 		if err != nil {
-			err = fmt.Errorf("publisher: aborting the open transaction: %w", err)
+			err = fmt.Errorf("aborting the open transaction: %w", err)
 		}
 	}
 	p.cl.Close()

@@ -10,7 +10,6 @@ import (
 
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -46,10 +45,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 	lim := newLimits(cfg)
 	cl, err := kgo.NewClient(append(cfg.kgoOpts(), lim.opt())...)
 	if err != nil {
-		return nil, fmt.Errorf("publisher: %w", err)
+		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	p := &Publisher{
 		cfg:       cfg,
+		begun:     o.now(),
+		companies: o.companies,
 		limits:    lim,
 		log:       o.logger,
 		now:       o.now,
@@ -62,7 +63,23 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 		done:      make(chan struct{}),
 	}
 	p.promise = p.produced.set
-	if err := p.start(ctx, o.registerer); err != nil {
+	for _, id := range p.companies {
+		p.m.company(id)
+	}
+	// Registered before anything is asked of Kafka, so that a scrape during a
+	// long restore sees every family (the gauges say what is known so far).
+	var g *gauges
+	if o.registerer != nil {
+		g = newGauges(p)
+		if err := p.m.register(o.registerer, g); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("publisher: registering metrics: %w", err)
+		}
+	}
+	if err := p.start(ctx); err != nil {
+		if g != nil {
+			p.m.unregister(o.registerer, g)
+		}
 		cl.Close()
 		return nil, err
 	}
@@ -70,7 +87,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 	return p, nil
 }
 
-func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error {
+func (p *Publisher) start(ctx context.Context) error {
 	adm := kadm.NewClient(p.cl)
 	found, err := p.describeTopics(ctx, adm)
 	if err != nil {
@@ -95,15 +112,7 @@ func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error 
 	if err := p.readLimits(ctx, adm); err != nil {
 		return err
 	}
-	if err := p.syncState(ctx); err != nil {
-		return err
-	}
-	if reg != nil {
-		if err := p.m.register(reg, newGauges(p)); err != nil {
-			return fmt.Errorf("publisher: registering metrics: %w", err)
-		}
-	}
-	return nil
+	return p.syncState(ctx)
 }
 
 // checkStateNotLost refuses to start on a missing state topic when the events
@@ -118,14 +127,14 @@ func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, fou
 		err = starts.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+		return fmt.Errorf("events topic %q: reading its offsets: %w", p.cfg.Topic, err)
 	}
 	ends, err := adm.ListEndOffsets(ctx, p.cfg.Topic)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+		return fmt.Errorf("events topic %q: reading its offsets: %w", p.cfg.Topic, err)
 	}
 	var held int64 // offsets, transaction markers included
 	ends.Each(func(end kadm.ListedOffset) {
@@ -136,7 +145,7 @@ func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, fou
 	if held == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: state topic %q does not exist but events topic %q is not empty (%d offsets); "+
+	return fmt.Errorf("%w: no topic %q, but events topic %q is not empty (%d offsets); "+
 		"restore the state topic, or start with --allow-new-state-topic to publish every customer again",
 		ErrStateMissing, p.cfg.State.Topic, p.cfg.Topic, held)
 }
@@ -178,7 +187,7 @@ func (p *Publisher) syncState(ctx context.Context) error {
 	}
 	idx, stats, err := state.RestoreUntilMarker(ctx, p.cfg.State.Topic, nonce, p.cfg.KafkaOpts...)
 	if err != nil {
-		return fmt.Errorf("publisher: %w", err)
+		return err // it names the state topic
 	}
 	p.committed.restored(idx)
 	p.txn.pending = state.NewPending(idx)
@@ -196,5 +205,5 @@ func (p *Publisher) startErr(err error) error {
 	if aerr := p.authErr(err); aerr != nil {
 		return aerr
 	}
-	return fmt.Errorf("publisher: fencing older instances of transactional id %q: %w", p.cfg.TransactionalID, err)
+	return fmt.Errorf("fencing older instances of transactional id %q: %w", p.cfg.TransactionalID, err)
 }

@@ -52,7 +52,7 @@ func TestMetricsDefaultPortAvoidsPrometheus(t *testing.T) {
 // TestMetricsServerTimeouts: a client that sends slowly, reads slowly or idles
 // cannot hold a connection of the metrics server for ever.
 func TestMetricsServerTimeouts(t *testing.T) {
-	s, err := startMetricsServer("127.0.0.1:0", prometheus.NewRegistry(), newHealth(time.Second, nil), newCmdMetrics(nil), slog.New(slog.DiscardHandler))
+	s, err := startMetricsServer("127.0.0.1:0", prometheus.NewRegistry(), newHealth(time.Second, nil), newCmdMetrics(nil, nil), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
