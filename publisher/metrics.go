@@ -82,18 +82,25 @@ func (m *metrics) skipped(company string, n *skips) {
 	}
 }
 
-func (m *metrics) register(r prometheus.Registerer, g *gauges) error {
-	for _, c := range []prometheus.Collector{m.events, m.unchanged, m.stale, m.deadLetters, m.txns, m.txnDuration, g} {
-		if err := r.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
+// register registers every family at once, as one collector: a scrape while
+// New runs sees all of them or none, never some.
+func (m *metrics) register(r prometheus.Registerer, g *gauges) (prometheus.Collector, error) {
+	all := collectors{m.events, m.unchanged, m.stale, m.deadLetters, m.txns, m.txnDuration, g}
+	return all, r.Register(all)
 }
 
-func (m *metrics) unregister(r prometheus.Registerer, g *gauges) {
-	for _, c := range []prometheus.Collector{m.events, m.unchanged, m.stale, m.deadLetters, m.txns, m.txnDuration, g} {
-		r.Unregister(c)
+// collectors is several collectors registered as one.
+type collectors []prometheus.Collector
+
+func (cs collectors) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+func (cs collectors) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
 	}
 }
 

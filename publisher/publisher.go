@@ -22,6 +22,7 @@ type options struct {
 	encoder    Encoder
 	now        func() time.Time
 	companies  []int64
+	registered func()
 }
 
 // WithLogger sets the logger. Default: discard.
@@ -29,6 +30,11 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 
 // WithRegisterer registers the publisher's metrics. Default: no metrics.
 func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.registerer = r } }
+
+// WithMetricsRegistered calls fn once New has registered the metrics (every
+// family at once), before it asks Kafka anything. A metrics server started
+// before New holds scrapes until then, so that none sees half the families.
+func WithMetricsRegistered(fn func()) Option { return func(o *options) { o.registered = fn } }
 
 // Encoder turns an event into bytes; *schema.Encoder is the real one.
 type Encoder interface {

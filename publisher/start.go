@@ -10,6 +10,7 @@ import (
 
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -68,17 +69,20 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 	}
 	// Registered before anything is asked of Kafka, so that a scrape during a
 	// long restore sees every family (the gauges say what is known so far).
-	var g *gauges
+	var registered prometheus.Collector
 	if o.registerer != nil {
-		g = newGauges(p)
-		if err := p.m.register(o.registerer, g); err != nil {
+		var err error
+		if registered, err = p.m.register(o.registerer, newGauges(p)); err != nil {
 			cl.Close()
 			return nil, fmt.Errorf("publisher: registering metrics: %w", err)
 		}
 	}
+	if o.registered != nil {
+		o.registered()
+	}
 	if err := p.start(ctx); err != nil {
-		if g != nil {
-			p.m.unregister(o.registerer, g)
+		if registered != nil {
+			o.registerer.Unregister(registered)
 		}
 		cl.Close()
 		return nil, err

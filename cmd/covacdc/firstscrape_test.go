@@ -21,6 +21,7 @@ var kafkaClientSeries = map[string]bool{
 	"covacdc_buffered_produce_records_total":      true,
 	"covacdc_produce_bytes_total":                 true,
 	"covacdc_request_duration_e2e_seconds_bucket": true,
+	"covacdc_request_duration_e2e_seconds":        true,
 }
 
 // documentedMetrics are the covacdc_ families README names and those the

@@ -247,13 +247,23 @@ type metricsServer struct {
 }
 
 // startMetricsServer listens on addr and serves in the background until shutdown.
-func startMetricsServer(addr string, gatherer prometheus.Gatherer, h *health, m *cmdMetrics, log *slog.Logger) (*metricsServer, error) {
+// startMetricsServer serves /metrics, /healthz, /readyz and /status on addr.
+// Scrapes wait until registered is closed (or their client gives up), so the
+// first one sees every family.
+func startMetricsServer(addr string, gatherer prometheus.Gatherer, registered <-chan struct{}, h *health, m *cmdMetrics, log *slog.Logger) (*metricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-registered:
+			metrics.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

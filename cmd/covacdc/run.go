@@ -72,7 +72,13 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 	pcfg.KafkaOpts = append(append([]kgo.Opt{}, kopts...),
 		kgo.WithHooks(newKafkaMetrics(reg)))
 
-	popts := []publisher.Option{publisher.WithLogger(log), publisher.WithRegisterer(reg), publisher.WithCompanies(cfg.CompanyIDs...)}
+	// Scrapes wait for the publisher's families, registered early in
+	// publisher.New (or for New to give up).
+	registered := make(chan struct{})
+	var registeredOnce sync.Once
+	markRegistered := func() { registeredOnce.Do(func() { close(registered) }) }
+	popts := []publisher.Option{publisher.WithLogger(log), publisher.WithRegisterer(reg), publisher.WithCompanies(cfg.CompanyIDs...),
+		publisher.WithMetricsRegistered(markRegistered)}
 	if cfg.RegistryURL != "" {
 		enc, err := registryEncoder(ctx, cfg.RegistryURL, pcfg.Topic+"-value")
 		if err != nil {
@@ -86,12 +92,12 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 
 	// The server starts right before the publisher, which registers its
 	// families (every company's series among them) before it asks Kafka
-	// anything: the first scrape sees every family, and /healthz answers
-	// during a long restore.
+	// anything: the first scrape, held until then, sees every family, and
+	// /healthz answers during a long restore.
 	var srv *metricsServer
 	if cfg.MetricsAddr != "" {
 		var err error
-		if srv, err = startMetricsServer(cfg.MetricsAddr, reg, h, m, log); err != nil {
+		if srv, err = startMetricsServer(cfg.MetricsAddr, reg, registered, h, m, log); err != nil {
 			return usagef("%v", err)
 		}
 		log.Info("serving metrics", "addr", srv.addr, "paths", "/metrics /healthz /readyz /status")
@@ -107,6 +113,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 
 	log.Info("starting covacdc", append([]any{"version", buildVersion()}, cfg.describe()...)...)
 	pub, err := publisher.New(ctx, pcfg, popts...)
+	markRegistered()
 	if err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped before the state was restored")
