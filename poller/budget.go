@@ -42,7 +42,8 @@ type pacer struct {
 	waiting     []*ticket // in arrival order
 	timer       *time.Timer
 	timerAt     time.Time // when timer fires; zero when it is not armed
-	pausedUntil time.Time // set by a 429
+	pausedUntil time.Time // set by a 429, or by failures in a row
+	failures    int       // failed answers in a row, client-wide; a good one resets it
 	quota       quota
 	latency     time.Duration // moving average of requests' time in flight; 0 before the first
 	firstGrant  time.Time
@@ -137,6 +138,34 @@ func (p *pacer) pause(until time.Time) {
 	p.dispatchLocked(time.Now())
 }
 
+// failed counts a failed answer (5xx, 408, a transport error, a broken body)
+// and pauses every request for backoff(failures in a row): a Cova that fails
+// fast is not sent the budget's worth of retries, whatever the number of pages
+// under way. It returns the pause.
+func (p *pacer) failed(backoff func(n int) time.Duration) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failures++
+	d := backoff(p.failures)
+	now := time.Now()
+	if until := now.Add(d); until.After(p.pausedUntil) {
+		p.pausedUntil = until
+	}
+	p.dispatchLocked(now)
+	return d
+}
+
+// answered says a request succeeded: the failures in a row end, and the
+// requests waiting may start again as many at once as the budget allows.
+func (p *pacer) answered() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failures > 0 {
+		p.failures = 0
+		p.dispatchLocked(time.Now())
+	}
+}
+
 // heard takes in the rate-limit headers of an answer, if it has any: from
 // there on the pacer spends no more than the quota they announce.
 func (p *pacer) heard(h http.Header, now time.Time) {
@@ -196,7 +225,13 @@ func (p *pacer) targetLocked(now time.Time) int {
 // dispatchLocked starts the waiting requests that may start now, and arms the
 // timer for the first that may not yet.
 func (p *pacer) dispatchLocked(now time.Time) {
-	for len(p.waiting) > 0 && p.inflight < p.maxInFlight {
+	limit := p.maxInFlight
+	if p.failures > 0 {
+		// After a failure one request at a time probes Cova until one
+		// succeeds, rather than every waiting page at the pause's end.
+		limit = 1
+	}
+	for len(p.waiting) > 0 && p.inflight < limit {
 		if at := p.earliestLocked(now); at.After(now) {
 			p.wakeAtLocked(at)
 			break

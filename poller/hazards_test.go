@@ -387,3 +387,39 @@ func TestBudgetNeverExceeded(t *testing.T) {
 		t.Errorf("%d requests in 2 s under a budget of 20/s", st.CustomerFullRequests)
 	}
 }
+
+// TestOutageSlowsTheWholeClient: Cova answers 503 to everything while four
+// companies load, each with pages fetched ahead. Failures in a row pause every
+// request, as a 429 does, so the client sends about one request per backoff
+// step, not one per page under way.
+func TestOutageSlowsTheWholeClient(t *testing.T) {
+	sim := newSim(t, covatest.Config{})
+	for id := int64(1); id <= 4; id++ {
+		sim.Generate(id, 3000)
+	}
+	sim.SetHazards(covatest.Hazards{Status5xx: 1 << 30, Code5xx: 503})
+	c := simClient(t, sim, func(cfg *Config) {
+		cfg.InitialBackoff, cfg.MaxBackoff, cfg.MaxRetries = 20*time.Millisecond, 200*time.Millisecond, 1000
+		cfg.FetchAhead = 8
+	})
+	const window = 3 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), window)
+	defer cancel()
+	var wg sync.WaitGroup
+	for id := int64(1); id <= 4; id++ {
+		wg.Go(func() {
+			if _, err := c.Scan(ctx, id, time.Time{}, func(context.Context, Batch) error { return nil }); err == nil {
+				t.Errorf("company %d: a scan against a Cova that answers 503 succeeded", id)
+			}
+		})
+	}
+	wg.Wait()
+	// One request at a time once one failed, each after a pause of up to
+	// 200 ms (full jitter): about 10 to 15 a second, 45 in the window. Each
+	// page retrying at its own pace sent 130.
+	got := sim.Stats().ByStatus[503]
+	t.Logf("%d requests answered 503 in %v", got, window)
+	if got > 60 {
+		t.Errorf("%d requests in %v against a Cova that answers 503: the client did not slow down as a whole", got, window)
+	}
+}

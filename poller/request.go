@@ -92,6 +92,7 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, a *attempts
 		if resp.StatusCode == http.StatusOK {
 			body, err := decompressed(resp)
 			if err == nil {
+				c.pacer.answered()
 				r := &response{body: body, date: date}
 				r.closeFn = func() {
 					resp.Body.Close()
@@ -171,6 +172,9 @@ func (c *Client) retryLater(ctx context.Context, a *attempts, kind string, err e
 	if kind == "" {
 		return err
 	}
+	// Every company slows down, as for a 429: failures in a row say Cova is
+	// struggling, and each page retrying at its own pace would not let up.
+	c.pacer.failed(c.backoff)
 	if ferr := a.fail(kind, err, c.cfg.MaxRetries); ferr != nil {
 		return ferr
 	}
