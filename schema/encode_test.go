@@ -34,6 +34,7 @@ func TestDirectEncoderMatchesGoavro(t *testing.T) {
 		"null":    eventOf(nullCustomer(), Snapshot, nil),
 		"quirks":  eventOf(quirksCustomer(), Created, nil),
 		"typical": eventOf(typicalCustomer(), Updated, &prev),
+		"edge":    edgeEvent(),
 	}
 	for name, ev := range cases {
 		t.Run(name, func(t *testing.T) {

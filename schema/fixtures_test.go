@@ -2,6 +2,8 @@ package schema
 
 import (
 	"encoding/json"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/covacdc/covacdc/poller"
@@ -148,6 +150,41 @@ func quirksCustomer() *poller.Customer {
 		PricingGroupId: nil, Disabled: ptr(true), DoNotContact: ptr(true), Version: 15,
 		MergedIntoCustomerId: nil,
 		LastModifiedDateUtc:  ts("2024-11-07T08:46:32.0718006+00:00"),
+	}
+}
+
+// edgeCustomer exercises the corners of the encoding that the other fixtures
+// miss: strings of 63, 64 and 200 bytes (a length of one byte or two), the
+// extreme longs and the zig-zag boundaries around 64, empty collections next to
+// null ones, array elements with every field null, raw elements that need
+// unescaping, trimming or U+FFFD, a GUID in braces, date-times before 1970, and
+// an unknown-field count beyond Avro's int.
+func edgeCustomer() *poller.Customer {
+	s63, s64, s200 := strings.Repeat("a", 63), strings.Repeat("b", 64), strings.Repeat("é", 100)
+	return &poller.Customer{
+		Addresses: []poller.Address{{}, {
+			AddressLine1: ptr(s63), AddressLine2: ptr(s64), City: ptr(s200), StateName: ptr(""),
+			Zip: ptr("-0.5e3"), AddressTypeId: ptr(int64(math.MinInt64)), Default: ptr(false),
+			DoNotContact: ptr(true), Version: ptr(int64(math.MaxInt64)), Email: ptr("\u00e9 is not unescaped"),
+		}},
+		ContactMethods: []poller.ContactMethod{},
+		CustomerExtensions: []poller.CustomerExtension{{}, {
+			Value: ptr("\x00\t\"\u2028"), ExtensionTypeId: ptr(int64(-64)), Version: ptr(int64(-65)),
+		}},
+		RelatedCustomers: raws(` "padded" `, "[1, {\"k\": \"v\"}]", "\"bad \xff utf8\"", `"esc\"aped\u00e9"`, `true`, `-1.5e3`),
+		MemberOf:         nil,
+		Documents:        raws(),
+		MergedCustomers:  raws("\t{ }\n", "not json \xfe"),
+		PrimaryName:      ptr(""), Title: ptr(s200), AlternateName: ptr(s64), MiddleName: ptr(s63),
+		FamilyName: ptr("🌿"), ReferralSource: nil, Notes: ptr(strings.Repeat("line\n", 40)), UniqueIdentifier: nil,
+		Id:             "{7E0C2D3F-8A41-4B6E-B2C9-D5F0E1A2B3C4}",
+		CustomerTypeId: ptr(int64(63)), CustomerType: ptr(""),
+		DateOfBirth:    ptr(ts("1900-02-28T23:59:59.9999999-08:00")),
+		PricingGroupId: ptr(int64(64)), Disabled: ptr(true), DoNotContact: nil,
+		Version:              math.MaxInt64,
+		MergedIntoCustomerId: ptr(""),
+		LastModifiedDateUtc:  ts("1969-12-31T23:59:59.9999999Z"),
+		UnknownFields:        math.MaxInt32 + 5,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden events in testdata")
@@ -16,10 +17,23 @@ var update = flag.Bool("update", false, "rewrite the golden events in testdata")
 // (testdata/check_golden.py), an implementation independent of ours.
 func goldenEvents() map[string]*Event {
 	return map[string]*Event{
-		"full":   eventOf(fullCustomer(), Updated, ptr(int64(14))),
-		"null":   eventOf(nullCustomer(), Snapshot, nil),
-		"quirks": eventOf(quirksCustomer(), Created, nil),
+		"full":    eventOf(fullCustomer(), Updated, ptr(int64(14))),
+		"null":    eventOf(nullCustomer(), Snapshot, nil),
+		"quirks":  eventOf(quirksCustomer(), Created, nil),
+		"edge":    edgeEvent(),
+		"typical": eventOf(typicalCustomer(), Updated, ptr(int64(6))),
 	}
+}
+
+// edgeEvent is edgeCustomer in an envelope with its own corners: a company id
+// beyond 32 bits, previousVersion 0, and a capture time before 1970 one
+// nanosecond short of the next millisecond.
+func edgeEvent() *Event {
+	ev := eventOf(edgeCustomer(), Updated, ptr(int64(0)))
+	ev.CompanyID = 1 << 40
+	ev.CapturedAt = time.Date(1969, 7, 20, 20, 17, 40, 999999999, time.UTC)
+	ev.Source = Source{System: "cova", Endpoint: "/crm/v1/Companies(1099511627776)/CustomerFull", ScanID: ""}
+	return ev
 }
 
 func TestGolden(t *testing.T) {
