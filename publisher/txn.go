@@ -132,8 +132,9 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			stale++
 			continue
 		}
+		typ := changeType(ch)
 		ev = schema.Event{
-			ChangeType: ch.Type,
+			ChangeType: typ,
 			CompanyID:  s.company,
 			CapturedAt: captured,
 			Source:     s.source,
@@ -156,12 +157,12 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			return err
 		}
 		key := p.arena.keep(append(p.arena.free(), c.Id...))
-		typ := changeTypeHeaders[ch.Type]
+		typHeader := changeTypeHeaders[typ]
 		version := p.arena.keep(strconv.AppendInt(p.arena.free(), c.Version, 10))
 		h := len(headers)
 		headers = append(headers,
 			kgo.RecordHeader{Key: HeaderCompanyID, Value: companyHeader},
-			kgo.RecordHeader{Key: HeaderChangeType, Value: typ},
+			kgo.RecordHeader{Key: HeaderChangeType, Value: typHeader},
 			kgo.RecordHeader{Key: HeaderVersion, Value: version},
 			kgo.RecordHeader{Key: HeaderSchema, Value: p.schemaRefHeader},
 		)
@@ -172,7 +173,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		recs = append(recs, kgo.Record{Topic: p.cfg.State.Topic, Key: stateKey, Value: stateValue, Timestamp: recorded})
 		p.cl.Produce(ctx, &recs[len(recs)-1], p.promise)
 		p.pending.SetVersion(s.company, c.IdBytes, c.Version)
-		p.txnCounts[eventKey{s.company, ch.Type}]++
+		p.txnCounts[eventKey{s.company, typ}]++
 		if err := s.added(); err != nil {
 			return err
 		}

@@ -2,8 +2,6 @@ package state
 
 import (
 	"crypto/sha256"
-
-	"github.com/covacdc/covacdc/schema"
 )
 
 // Outcome is what the diff makes of a customer's Version.
@@ -27,16 +25,17 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-// Change is the diff of one customer.
+// Change is the diff of one customer: facts, from which the publisher decides
+// how to call the change.
 type Change struct {
 	Outcome Outcome
-	// Type is the change type of a Changed customer: Snapshot while the company's
-	// committed cursor says the initial load is not complete, Created for a
-	// customer first seen after it, Updated otherwise.
-	Type schema.ChangeType
-	// Previous is the last published Version, when HasPrevious.
+	// Previous is the last published Version, when HasPrevious. A customer
+	// without one has never been published: this is its first event.
 	Previous    int64
 	HasPrevious bool
+	// InitialLoad says, of a Changed customer, that the company's committed
+	// cursor has not completed the initial load yet.
+	InitialLoad bool
 }
 
 // Pending is one transaction's state changes on top of a committed Index. The
@@ -76,17 +75,8 @@ func (p *Pending) Diff(companyID int64, id [16]byte, version int64) Change {
 	case ok && version < prev:
 		return Change{Outcome: Stale, Previous: prev, HasPrevious: true}
 	}
-	ch := Change{Outcome: Changed, Previous: prev, HasPrevious: ok}
 	cur, _ := p.idx.Cursor(companyID)
-	switch {
-	case !cur.InitialLoadComplete:
-		ch.Type = schema.Snapshot
-	case ok:
-		ch.Type = schema.Updated
-	default:
-		ch.Type = schema.Created
-	}
-	return ch
+	return Change{Outcome: Changed, Previous: prev, HasPrevious: ok, InitialLoad: !cur.InitialLoadComplete}
 }
 
 func (p *Pending) pendingVersion(companyID int64, id [16]byte) (int64, bool) {
