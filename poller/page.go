@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+
+	"github.com/covacdc/covacdc/schema"
 )
 
 // elemInfo goes with the Customer an element of a response is decoded into:
@@ -17,9 +19,9 @@ type elemInfo struct {
 }
 
 // decodeLazy decodes the lazy row of in in full into *c.
-func decodeLazy(c *Customer, in *elemInfo) {
+func decodeLazy(c *schema.Customer, in *elemInfo) {
 	raw := in.lazy
-	*c, in.lazy = Customer{}, ""
+	*c, in.lazy = schema.Customer{}, ""
 	d := decoder{s: raw}
 	if err := d.customer(c); err != nil {
 		in.rerr = recordError(raw, err)
@@ -30,7 +32,7 @@ func decodeLazy(c *Customer, in *elemInfo) {
 type page struct {
 	skip int
 	// cs and info are the elements read, decoded: info[i] goes with cs[i].
-	cs   []Customer
+	cs   []schema.Customer
 	info []elemInfo
 	// rest is set when the response held more than PageSize elements: the server
 	// ignored paging and this response, still open, is the whole result.
@@ -66,7 +68,7 @@ func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 		if len(p.cs) < lazy {
 			next = er.nextLazy
 		}
-		p.cs = append(p.cs, Customer{})
+		p.cs = append(p.cs, schema.Customer{})
 		in, err := next(&p.cs[len(p.cs)-1])
 		if err != nil {
 			p.cs = p.cs[:len(p.cs)-1]
@@ -90,7 +92,7 @@ func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 // elements: those of a page handed on already when there is one. A scan's pages
 // are decoded into a few such slices in turn rather than each into new memory,
 // which the garbage collector would otherwise have to reclaim.
-func (s *scan) pageMem(n int) ([]Customer, []elemInfo) {
+func (s *scan) pageMem(n int) ([]schema.Customer, []elemInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.spareMem) > 0 {
@@ -100,13 +102,13 @@ func (s *scan) pageMem(n int) ([]Customer, []elemInfo) {
 			return m.cs[:0], m.info[:0]
 		}
 	}
-	return make([]Customer, 0, n), make([]elemInfo, 0, n)
+	return make([]schema.Customer, 0, n), make([]elemInfo, 0, n)
 }
 
 // reusePageMem gives back a page's slices once nothing refers to their
 // elements: the page's batch was handed on and fn has returned, or the page was
 // dropped without being handed on.
-func (s *scan) reusePageMem(cs []Customer, info []elemInfo) {
+func (s *scan) reusePageMem(cs []schema.Customer, info []elemInfo) {
 	if cap(cs) == 0 {
 		return
 	}
@@ -118,6 +120,6 @@ func (s *scan) reusePageMem(cs []Customer, info []elemInfo) {
 }
 
 type pageMem struct {
-	cs   []Customer
+	cs   []schema.Customer
 	info []elemInfo
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/covacdc/covacdc/schema"
 )
 
 // Scan reads every customer of the company modified at or after since and hands
@@ -256,7 +258,7 @@ func (s *scan) run(ctx context.Context) error {
 
 // anchored reports whether the page holds a row handed on earlier in this scan,
 // unchanged.
-func (s *scan) anchored(cs []Customer, info []elemInfo) bool {
+func (s *scan) anchored(cs []schema.Customer, info []elemInfo) bool {
 	for i := range cs {
 		if info[i].rerr != nil {
 			continue
@@ -276,7 +278,7 @@ func (s *scan) anchored(cs []Customer, info []elemInfo) bool {
 // The batch's customers are cs itself, compacted in place: when the elements
 // dropped are a prefix (the rows that repeat the page before), nothing is
 // copied. cs must not be used after.
-func (s *scan) handOn(ctx context.Context, cs []Customer, info []elemInfo, remember bool) error {
+func (s *scan) handOn(ctx context.Context, cs []schema.Customer, info []elemInfo, remember bool) error {
 	b := Batch{CompanyID: s.companyID, ScanID: s.res.ScanID}
 	first, kept := -1, 0 // the customers handed on are cs[first : first+kept]
 	for i := range cs {
@@ -330,13 +332,13 @@ func (s *scan) handOn(ctx context.Context, cs []Customer, info []elemInfo, remem
 // as it arrives, PageSize elements at a time.
 func (s *scan) streamAll(ctx context.Context, p *page) error {
 	n := s.c.cfg.PageSize
-	cs := append(make([]Customer, 0, n), p.cs[n:]...)
+	cs := append(make([]schema.Customer, 0, n), p.cs[n:]...)
 	info := append(make([]elemInfo, 0, n), p.info[n:]...)
 	if err := s.handOn(ctx, p.cs[:n], p.info[:n], false); err != nil {
 		return err
 	}
 	for {
-		cs = append(cs, Customer{})
+		cs = append(cs, schema.Customer{})
 		in, err := p.rest.nextElem(&cs[len(cs)-1])
 		if errors.Is(err, io.EOF) {
 			return s.handOn(ctx, cs[:len(cs)-1], info, false)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/schema"
 )
 
 // A customer's first event is a SNAPSHOT during the initial load and CREATED
@@ -21,8 +21,8 @@ func TestChangeTypeFollowsPreviousVersion(t *testing.T) {
 	ctx := context.Background()
 	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	for n, plan := range []scanPlan{
-		{batches: [][]poller.Customer{{customer(1, 1)}, {customer(1, 2), customer(2, 1)}}, since: base},
-		{batches: [][]poller.Customer{{customer(2, 2), customer(3, 1)}}, since: base.Add(time.Hour)},
+		{batches: [][]schema.Customer{{customer(1, 1)}, {customer(1, 2), customer(2, 1)}}, since: base},
+		{batches: [][]schema.Customer{{customer(2, 2), customer(3, 1)}}, since: base.Add(time.Hour)},
 	} {
 		if err := e.runScan(ctx, p, n, plan); err != nil {
 			t.Fatalf("scan %d: %v", n, err)

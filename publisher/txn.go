@@ -115,7 +115,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		p.recs.used(recs, recsSince)
 		p.headers.used(headers, headersSince)
 	}()
-	var ev schema.Event // the encoder keeps no pointer to it
+	var ev schema.CustomerChanged // the encoder keeps no pointer to it
 	var prev int64
 	// When this batch was read from Cova (moments ago): the events' capturedAt.
 	// The records' timestamp too is read once per batch, not by kgo per record;
@@ -133,13 +133,10 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			continue
 		}
 		typ := changeType(ch)
-		ev = schema.Event{
-			ChangeType: typ,
-			CompanyID:  s.company,
-			CapturedAt: captured,
-			Source:     s.source,
-			Customer:   c,
-		}
+		ev = schema.NewCustomerChanged(s.company, c)
+		ev.ChangeType = typ
+		ev.CapturedAt = captured
+		ev.Source = s.source
 		if ch.HasPrevious {
 			prev = ch.Previous
 			ev.PreviousVersion = &prev
@@ -453,7 +450,7 @@ func (p *Publisher) txnAborted() {
 // covaCustomer renders a Customer in CustomerFull's shape: timestamps as the
 // text Cova sent, without the fields covacdc derives.
 type covaCustomer struct {
-	*poller.Customer
+	*schema.Customer
 	IdBytes             *struct{} `json:",omitempty"`
 	UnknownFields       *struct{} `json:",omitempty"`
 	DateOfBirth         *string
@@ -462,7 +459,7 @@ type covaCustomer struct {
 
 // covaJSON is the dead-letter value of a customer the encoder refused: there are
 // no raw bytes left by then, so it is the decoded customer as Cova would send it.
-func covaJSON(c *poller.Customer) []byte {
+func covaJSON(c *schema.Customer) []byte {
 	v := covaCustomer{Customer: c, LastModifiedDateUtc: c.LastModifiedDateUtc.Raw}
 	if c.DateOfBirth != nil {
 		v.DateOfBirth = &c.DateOfBirth.Raw
