@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 )
 
 // Option sets an optional collaborator.
@@ -29,7 +28,9 @@ type options struct {
 }
 
 // WithHTTPClient sets the HTTP client. Default: a client with sane transport timeouts.
-// Its own Timeout, if any, applies on top of Config.RequestTimeout.
+// Its own Timeout, if any, applies on top of Config.RequestTimeout. Whatever its
+// CheckRedirect says, the Client follows no redirect (it uses a copy of c that
+// does not): a 3xx is an error; c itself is left as it is.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
 // WithLogger sets the logger. Default: discard.
@@ -43,7 +44,8 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 
 // Client polls Cova for one set of credentials. It is safe for concurrent use;
 // scans of different companies may run at once and share one request budget:
-// RequestsPerMinute, MaxInFlight, and the pause a 429 imposes.
+// RequestsPerMinute (or less, when Cova's rate-limit headers say so),
+// MaxInFlight, and the pause a 429 imposes.
 type Client struct {
 	cfg     Config
 	http    *http.Client
@@ -51,12 +53,10 @@ type Client struct {
 	now     func() time.Time
 	metrics *metrics
 	auth    *tokenSource
+	pacer   *pacer
 
-	limiter  *rate.Limiter // RequestsPerMinute, shared by all companies
-	inflight chan struct{} // MaxInFlight slots
-
-	pauseMu     sync.Mutex
-	pausedUntil time.Time // set by a 429: no request starts before it
+	spareMu  sync.Mutex
+	spareMem []pageMem // cleared page memory for the next pages to decode into; see pageMem
 }
 
 // New returns a client; it makes no request. Zero fields of cfg take their
@@ -76,20 +76,21 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if o.httpClient == nil {
 		o.httpClient = defaultHTTPClient(cfg.MaxInFlight)
 	}
+	// Requests carry credentials (the token form, the bearer token): a redirect
+	// would hand them to wherever it points, so none is followed.
+	hc := *o.httpClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	m, err := newMetrics(o.registerer)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
 		cfg:     cfg,
-		http:    o.httpClient,
+		http:    &hc,
 		log:     o.logger,
 		now:     o.now,
 		metrics: m,
-		// Burst 1: requests are spread evenly, so no 60 s window of Cova's ever
-		// sees more than the budget.
-		limiter:  rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), 1),
-		inflight: make(chan struct{}, cfg.MaxInFlight),
+		pacer:   newPacer(cfg.RequestsPerMinute, cfg.MaxInFlight),
 	}
 	c.auth = &tokenSource{c: c}
 	return c, nil
@@ -107,7 +108,19 @@ func defaultHTTPClient(maxInFlight int) *http.Client {
 	}}
 }
 
-// secrets lists what must never appear in an error or a log line.
-func (c *Client) secrets() []string {
-	return []string{c.cfg.ClientSecret, c.cfg.Password, c.auth.current()}
+// RequestsPerMinute is the rate of Cova requests the client allows itself now:
+// Config.RequestsPerMinute, or less while Cova's rate-limit headers announce a
+// lower limit (taken to be per minute, as Cova documents).
+func (c *Client) RequestsPerMinute() float64 { return c.pacer.requestsPerMinute() }
+
+// Concurrency is how many requests the client aims to keep under way for the
+// whole process: the rate it allows itself times the latency Cova has shown,
+// with a margin, within MaxInFlight. Scans with pages to read share it; a
+// caller that starts scans may use it to start enough of them.
+func (c *Client) Concurrency() int { return c.pacer.target() }
+
+// secrets lists what must never appear in an error or a log line, in any form:
+// the client secret, the password and the given access tokens.
+func (c *Client) secrets(tokens ...string) []string {
+	return append([]string{c.cfg.ClientSecret, c.cfg.Password}, tokens...)
 }

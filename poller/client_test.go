@@ -168,7 +168,6 @@ func testConfig(url string) Config {
 		BaseURL: url + "/crm", TokenURL: url + "/token",
 		ClientID: "cid", ClientSecret: testSecret, Username: "user", Password: testPassword,
 		RequestsPerMinute: 600000, InitialBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		DefaultRetryAfter: 50 * time.Millisecond,
 	}
 }
 
@@ -188,7 +187,7 @@ func newTestClient(t *testing.T, h http.Handler, mod func(*Config), opts ...Opti
 }
 
 // collect scans and returns what was handed on, failing on a repeat within the scan.
-func collect(t *testing.T, c *Client, since time.Time) (map[string]int64, ScanResult, error) {
+func collect(t *testing.T, c *Client, since time.Time, opts ...ScanOption) (map[string]int64, ScanResult, error) {
 	t.Helper()
 	got := map[string]int64{}
 	seen := map[string]bool{}
@@ -210,7 +209,7 @@ func collect(t *testing.T, c *Client, since time.Time) (map[string]int64, ScanRe
 			}
 		}
 		return nil
-	})
+	}, opts...)
 	return got, res, err
 }
 
@@ -353,7 +352,7 @@ func TestCredentialErrors(t *testing.T) {
 		{"invalid_client", `{"error":"invalid_client"}`, 400, "--cova-client-secret"},
 		{"unsupported_grant_type", `{"error":"unsupported_grant_type"}`, 400, "--cova-token-url"},
 		{"message body", `{"Message":"The user name or password is incorrect.","Description":"client s3cr3t-client-value"}`, 400, "The user name or password is incorrect."},
-		{"plain text", `nope s3cr3t-client-value`, 401, "nope [redacted]"},
+		{"plain text", `nope s3cr3t-client-value`, 401, "HTTP 401 with a body that is not an OAuth error (text/plain, not shown)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -415,12 +414,16 @@ func TestRetryAfter(t *testing.T) {
 		{"apim reset as unix time", h("Cova-Apim-Ratelimit-Reset", strconv.FormatInt(now.Add(30*time.Second).Unix(), 10)), "", 30 * time.Second},
 		{"retry-after wins", h("Retry-After", "3", "X-RateLimit-ResetSeconds", "12"), "", 3 * time.Second},
 		{"azure body", h(), `{"statusCode":429,"message":"Rate limit is exceeded. Try again in 17 seconds."}`, 17 * time.Second},
-		{"nothing", h(), "rate limit exceeded", 60 * time.Second},
-		{"garbage", h("Retry-After", "soon"), "", 60 * time.Second},
+		{"nothing", h(), "rate limit exceeded", -1},
+		{"garbage", h("Retry-After", "soon"), "", -1},
 		{"absurd", h("Retry-After", "999999"), "", maxRetryAfter},
 	}
 	for _, tc := range tests {
-		if got := retryAfter(tc.hdr, []byte(tc.body), now, time.Minute); got != tc.want {
+		got, ok := retryAfter(tc.hdr, []byte(tc.body), now)
+		if !ok {
+			got = -1 // the answer says nothing: the page's backoff applies
+		}
+		if got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -23,27 +23,34 @@ type Config struct {
 	// RequestsPerMinute is the budget of Cova requests of the whole process, all
 	// companies together. Default 600 (Cova allows about 1000).
 	RequestsPerMinute int
-	// MaxInFlight caps Cova requests in flight in the whole process. Default 4.
+	// MaxInFlight caps Cova requests in flight in the whole process: a safety
+	// cap, not the tuning knob. How many are in flight follows the budget and
+	// the latency Cova shows (see Client.Concurrency). Default 64, enough for
+	// 1000 requests a minute at over 3 s a page.
 	MaxInFlight int
-	// MaxBackoff caps the exponential backoff between retries of 5xx and transport errors. Default 30s.
+	// MaxBackoff caps the exponential backoff between retries of a page. Default 30s.
 	MaxBackoff time.Duration
 
 	// PageOverlap is how many rows each page re-reads from the tail of the
-	// previous one, to prove that no row was skipped while the result shifted.
-	// Must be at least 1 and less than PageSize. Default 10.
+	// previous one at the start of a scan, to prove that no row was skipped
+	// while the result shifted; a scan that sees a shift widens it for the rest
+	// of the scan. Must be at least 1 and less than PageSize. Default 1.
 	PageOverlap int
-	// FetchAhead is how many pages of one scan may be requested at once, while
-	// earlier ones are handed on. 1 fetches one page at a time. Default 4.
+	// FetchAhead caps how many pages of one scan are requested at once while
+	// earlier ones are handed on; 1 fetches one page at a time. Default 0: no
+	// cap but the scan's share of the requests the client keeps under way.
 	FetchAhead int
-	// InitialBackoff is the first backoff step of a retried request; each retry
-	// doubles it up to MaxBackoff, with full jitter. Default 500ms.
+	// InitialBackoff is the first backoff step of a retried page; each retry
+	// doubles it up to MaxBackoff, with full jitter. A 429 that says how long to
+	// wait (Retry-After, a rate-limit reset header) waits that long instead; one
+	// that does not waits the backoff step, and either pauses every company.
+	// Default 500ms.
 	InitialBackoff time.Duration
-	// MaxRetries is how many times one request is retried (5xx, 429, timeouts,
-	// transport errors) before the scan fails. Default 8.
+	// MaxRetries is how many times one page is retried before the scan fails:
+	// one budget per page, shared by every fault (429, 5xx, 408, a 401 that
+	// renews the token, timeouts, transport errors, a token endpoint that fails,
+	// a body cut short, reset, not JSON or badly gzipped). Default 8.
 	MaxRetries int
-	// DefaultRetryAfter is how long the whole client pauses after a 429 that
-	// carries no Retry-After or rate-limit reset header. Default 60s.
-	DefaultRetryAfter time.Duration
 }
 
 // Defaults of Config.
@@ -61,13 +68,12 @@ func DefaultConfig() Config {
 		Lookback:          2 * time.Minute,
 		RequestTimeout:    60 * time.Second,
 		RequestsPerMinute: 600,
-		MaxInFlight:       4,
+		MaxInFlight:       64,
 		MaxBackoff:        30 * time.Second,
-		PageOverlap:       10,
-		FetchAhead:        4,
+		PageOverlap:       1,
+		FetchAhead:        0,
 		InitialBackoff:    500 * time.Millisecond,
 		MaxRetries:        8,
-		DefaultRetryAfter: 60 * time.Second,
 	}
 }
 
@@ -101,17 +107,11 @@ func (c Config) withDefaults() Config {
 	if c.PageOverlap == 0 {
 		c.PageOverlap = min(d.PageOverlap, c.PageSize-1)
 	}
-	if c.FetchAhead == 0 {
-		c.FetchAhead = d.FetchAhead
-	}
 	if c.InitialBackoff == 0 {
 		c.InitialBackoff = d.InitialBackoff
 	}
 	if c.MaxRetries == 0 {
 		c.MaxRetries = d.MaxRetries
-	}
-	if c.DefaultRetryAfter == 0 {
-		c.DefaultRetryAfter = d.DefaultRetryAfter
 	}
 	return c
 }
@@ -148,16 +148,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--requests-per-minute: must be at least 1, got %d", c.RequestsPerMinute)
 	case c.MaxInFlight < 1:
 		return fmt.Errorf("--max-in-flight: must be at least 1, got %d", c.MaxInFlight)
-	case c.FetchAhead < 1:
-		return fmt.Errorf("--fetch-ahead: must be at least 1, got %d", c.FetchAhead)
+	case c.FetchAhead < 0:
+		return fmt.Errorf("--fetch-ahead: must not be negative (0: no cap), got %d", c.FetchAhead)
 	case c.MaxBackoff <= 0:
 		return fmt.Errorf("--max-backoff: must be positive, got %s", c.MaxBackoff)
 	case c.InitialBackoff <= 0:
 		return fmt.Errorf("--initial-backoff: must be positive, got %s", c.InitialBackoff)
 	case c.MaxRetries < 0:
 		return fmt.Errorf("--max-retries: must not be negative, got %d", c.MaxRetries)
-	case c.DefaultRetryAfter <= 0:
-		return fmt.Errorf("--default-retry-after: must be positive, got %s", c.DefaultRetryAfter)
 	}
 	return nil
 }

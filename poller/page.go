@@ -31,6 +31,7 @@ func decodeLazy(c *schema.Customer, in *elemInfo) {
 // page is one CustomerFull response, read up to PageSize+1 elements.
 type page struct {
 	skip int
+	url  string
 	// cs and info are the elements read, decoded: info[i] goes with cs[i].
 	cs   []schema.Customer
 	info []elemInfo
@@ -39,6 +40,9 @@ type page struct {
 	rest *elemReader
 	resp *response
 	err  error
+	// tries is the page's retry budget, spent by fetchPage and, for a response
+	// that ignores paging, by streamAll.
+	tries attempts
 }
 
 // close releases a response left open for streaming.
@@ -51,18 +55,42 @@ func (p *page) close() {
 
 // fetchPage requests the page at skip and decodes it. Decoding here, in the
 // fetching goroutine, lets pages fetched ahead decode in parallel. The first
-// lazy rows, which overlap the page before, are read lazily (see elemInfo).
+// lazy rows, which overlap the page before, are read lazily (see elemInfo). A
+// body that breaks on the way (cut short, reset, not JSON, badly gzipped) is
+// requested again from the same place under the page's retry budget: nothing
+// of a page is handed on before all of it was read.
 func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
-	p := &page{skip: skip}
-	u := customerFullURL(s.c.cfg.BaseURL, s.companyID, s.since, s.c.cfg.PageSize, skip)
-	resp, err := s.c.get(ctx, s.companyID, u, s.onAttempt)
-	if err != nil {
-		p.err = err
-		return p
+	p := &page{skip: skip, url: customerFullURL(s.c.cfg.BaseURL, s.companyID, s.since, s.c.cfg.PageSize, skip)}
+	for {
+		resp, err := s.c.get(ctx, s.companyID, p.url, &p.tries, s.onAttempt)
+		if err != nil {
+			p.err = err
+			return p
+		}
+		err = s.readPage(p, resp, lazy)
+		if err == nil {
+			return p
+		}
+		if ctx.Err() != nil {
+			p.err = ctx.Err()
+			return p
+		}
+		if err := s.c.retryLater(ctx, &p.tries, bodyKind(err), err, s.companyID); err != nil {
+			p.err = err
+			return p
+		}
 	}
+}
+
+// readPage reads the first PageSize+1 elements of resp into p. It leaves resp
+// open in p when there are more (the server ignored paging), else closes it.
+func (s *scan) readPage(p *page, resp *response, lazy int) error {
 	er := newElemReader(resp.body)
 	limit := s.c.cfg.PageSize + 1
-	p.cs, p.info = s.pageMem(min(limit, 1024))
+	if p.cs == nil {
+		p.cs, p.info = s.pageMem(min(limit, 1024))
+	}
+	p.cs, p.info = p.cs[:0], p.info[:0]
 	for len(p.cs) < limit {
 		next := er.nextElem
 		if len(p.cs) < lazy {
@@ -74,30 +102,30 @@ func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 			p.cs = p.cs[:len(p.cs)-1]
 			resp.Close()
 			if errors.Is(err, io.EOF) {
-				return p
+				return nil
 			}
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			p.err = err
-			return p
+			return err
 		}
 		p.info = append(p.info, in)
 	}
 	p.rest, p.resp = er, resp
-	return p
+	return nil
 }
 
 // pageMem returns empty slices for a page to decode into, with room for n
-// elements: those of a page handed on already when there is one. A scan's pages
-// are decoded into a few such slices in turn rather than each into new memory,
-// which the garbage collector would otherwise have to reclaim.
+// elements: those of a page handed on already when there is one. Pages are
+// decoded into a few such slices in turn rather than each into new memory,
+// which the garbage collector would otherwise have to reclaim. The slices are
+// the client's, not a scan's, so that a scan waiting for its next page holds
+// none.
 func (s *scan) pageMem(n int) ([]schema.Customer, []elemInfo) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for len(s.spareMem) > 0 {
-		m := s.spareMem[len(s.spareMem)-1]
-		s.spareMem = s.spareMem[:len(s.spareMem)-1]
+	c := s.c
+	c.spareMu.Lock()
+	defer c.spareMu.Unlock()
+	for len(c.spareMem) > 0 {
+		m := c.spareMem[len(c.spareMem)-1]
+		c.spareMem[len(c.spareMem)-1] = pageMem{}
+		c.spareMem = c.spareMem[:len(c.spareMem)-1]
 		if cap(m.cs) >= n && cap(m.info) >= n {
 			return m.cs[:0], m.info[:0]
 		}
@@ -107,15 +135,21 @@ func (s *scan) pageMem(n int) ([]schema.Customer, []elemInfo) {
 
 // reusePageMem gives back a page's slices once nothing refers to their
 // elements: the page's batch was handed on and fn has returned, or the page was
-// dropped without being handed on.
+// dropped without being handed on. They are cleared first: a customer left in
+// them would keep alive the read buffer its strings point into. The client
+// keeps as many as the requests it aims to have under way, and one more.
 func (s *scan) reusePageMem(cs []schema.Customer, info []elemInfo) {
 	if cap(cs) == 0 {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.spareMem) < s.c.cfg.FetchAhead+1 {
-		s.spareMem = append(s.spareMem, pageMem{cs: cs, info: info})
+	clear(cs[:cap(cs)])
+	clear(info[:cap(info)])
+	keep := s.c.pacer.target() + 1
+	c := s.c
+	c.spareMu.Lock()
+	defer c.spareMu.Unlock()
+	if len(c.spareMem) < keep {
+		c.spareMem = append(c.spareMem, pageMem{cs: cs, info: info})
 	}
 }
 

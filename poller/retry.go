@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,45 +28,45 @@ type response struct {
 
 func (r *response) Close() { r.closeOnce.Do(r.closeFn) }
 
-// get requests one CustomerFull page, retrying 5xx, timeouts, transport errors
-// and 429s (which pause the whole client), and renewing the token once on a 401.
-// onAttempt is called for every request sent, with its Date header (zero if none).
-func (c *Client) get(ctx context.Context, companyID int64, u string, onAttempt func(date time.Time)) (*response, error) {
+// get requests one CustomerFull page and returns its open 200 response. It
+// retries what may pass (5xx, 408, timeouts, transport errors, a token endpoint
+// that fails, a gzip stream that does not start, and 429s, which pause the whole
+// client) and renews the token once on a 401 or 403, all under the page's
+// budget a. Redirects, refused certificates, rejected credentials and other
+// statuses fail at once. onAttempt is called for every request sent, with its
+// Date header (zero if none).
+func (c *Client) get(ctx context.Context, companyID int64, u string, a *attempts, onAttempt func(date time.Time)) (*response, error) {
 	label := companyLabel(companyID)
-	renewed := false
-	retries := 0
-	// retry decides whether another attempt is allowed after err.
-	retry := func(err error) error {
-		retries++
-		if retries > c.cfg.MaxRetries {
-			return fmt.Errorf("after %d retries: %w", c.cfg.MaxRetries, err)
-		}
-		return nil
-	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		tok, err := c.auth.get(ctx)
 		if err != nil {
-			if errors.Is(err, ErrCredentials) || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, ErrCredentials) || isFinal(err) {
 				return nil, err
 			}
-			if rerr := retry(err); rerr != nil {
-				return nil, rerr
+			if ferr := a.fail(kindToken, err, c.cfg.MaxRetries); ferr != nil {
+				return nil, ferr
 			}
-			if err := sleep(ctx, c.backoff(retries)); err != nil {
+			d := c.backoff(a.failed)
+			c.log.Warn("Cova token endpoint failed; retrying", "company_id", companyID, "attempt", a.failed, "retry_in", d, "err", err)
+			if err := sleep(ctx, d); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if err := c.acquire(ctx); err != nil {
+		slot, err := c.pacer.acquire(ctx)
+		if err != nil {
 			return nil, err
 		}
 		resp, cancel, err := c.send(ctx, u, tok)
 		if err != nil {
 			cancel()
-			c.release()
+			c.pacer.release(slot, false)
 			onAttempt(time.Time{})
 			if ctx.Err() != nil {
 				// Cancelled by the caller (a scan that no longer needs a page it
@@ -73,11 +74,10 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, onAttempt f
 				return nil, ctx.Err()
 			}
 			c.metrics.requests.WithLabelValues(label, "error").Inc()
-			if rerr := retry(err); rerr != nil {
-				return nil, rerr
+			if cerr := certificateRefused(err, endpointCustomerFull, hostOf(u), "--cova-base-url"); cerr != nil {
+				return nil, cerr
 			}
-			c.log.Debug("cova request failed, backing off", "company_id", companyID, "err", err, "retry", retries)
-			if err := sleep(ctx, c.backoff(retries)); err != nil {
+			if err := c.retryLater(ctx, a, transportKind(err), err, companyID); err != nil {
 				return nil, err
 			}
 			continue
@@ -85,58 +85,107 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, onAttempt f
 		c.metrics.requests.WithLabelValues(label, strconv.Itoa(resp.StatusCode)).Inc()
 		date, _ := http.ParseTime(resp.Header.Get("Date"))
 		onAttempt(date)
+		// Every answer may say how much of Cova's quota is left: slow down
+		// before it runs out, not after a 429.
+		c.pacer.heard(resp.Header, time.Now())
 
 		if resp.StatusCode == http.StatusOK {
 			body, err := decompressed(resp)
-			if err != nil {
-				resp.Body.Close()
-				cancel()
-				c.release()
-				return nil, fmt.Errorf("%w: %v", ErrMalformedResponse, err)
+			if err == nil {
+				r := &response{body: body, date: date}
+				r.closeFn = func() {
+					resp.Body.Close()
+					cancel()
+					// A page read to its end tells how long Cova takes.
+					c.pacer.release(slot, ctx.Err() == nil)
+				}
+				return r, nil
 			}
-			r := &response{body: body, date: date}
-			r.closeFn = func() {
-				resp.Body.Close()
-				cancel()
-				c.release()
+			resp.Body.Close()
+			cancel()
+			c.pacer.release(slot, false)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
-			return r, nil
+			err = fmt.Errorf("%w: %w", ErrMalformedResponse, err)
+			if err := c.retryLater(ctx, a, bodyKind(err), err, companyID); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			resp.Body.Close()
+			cancel()
+			c.pacer.release(slot, false)
+			return nil, redirected(endpointCustomerFull, resp)
 		}
 
 		// Error statuses: keep a bounded excerpt, free the slot, decide.
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		resp.Body.Close()
 		cancel()
-		c.release()
-		serr := &StatusError{Code: resp.StatusCode, Body: excerpt(raw, c.cfg.ClientSecret, c.cfg.Password, tok)}
-		switch {
-		case resp.StatusCode == http.StatusUnauthorized:
-			if renewed {
-				return nil, fmt.Errorf("still unauthorized after renewing the token: %w", serr)
+		c.pacer.release(slot, false)
+		secrets := c.secrets(tok)
+		serr := &StatusError{Code: resp.StatusCode, Endpoint: endpointCustomerFull, Body: excerpt(raw, secrets...)}
+		switch code := resp.StatusCode; {
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			if a.renewed {
+				return nil, lacksRole(serr, message(raw, secrets...), companyID)
 			}
-			// Renew once and retry once: a second 401 is an error, never a loop.
-			renewed = true
+			// Renew once and retry once: a 401 or 403 to a fresh token is an
+			// error, never a loop.
+			a.renewed = true
 			c.auth.invalidate(tok)
-		case resp.StatusCode == http.StatusTooManyRequests:
+			if ferr := a.fail(statusKind(code), serr, c.cfg.MaxRetries); ferr != nil {
+				return nil, ferr
+			}
+		case code == http.StatusTooManyRequests:
 			c.metrics.throttled.WithLabelValues(label).Inc()
-			d := retryAfter(resp.Header, raw, time.Now(), c.cfg.DefaultRetryAfter)
-			c.pause(time.Now().Add(d))
+			d, ok := retryAfter(resp.Header, raw, time.Now())
+			if !ok {
+				d = c.backoff(a.failed + 1)
+			}
+			// Pause first: Cova's limit is the whole client's, even when this
+			// page gives up.
+			c.pacer.pause(time.Now().Add(d))
 			c.log.Warn("cova throttled the client, pausing every company", "company_id", companyID, "pause", d)
-			if rerr := retry(serr); rerr != nil {
-				return nil, rerr
+			if ferr := a.fail(statusKind(code), serr, c.cfg.MaxRetries); ferr != nil {
+				return nil, ferr
 			}
-		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
-			if rerr := retry(serr); rerr != nil {
-				return nil, rerr
-			}
-			c.log.Debug("cova server error, backing off", "company_id", companyID, "code", resp.StatusCode, "retry", retries)
-			if err := sleep(ctx, c.backoff(retries)); err != nil {
+		case code >= 500 || code == http.StatusRequestTimeout:
+			if err := c.retryLater(ctx, a, statusKind(code), serr, companyID); err != nil {
 				return nil, err
 			}
+		case code == http.StatusNotFound:
+			return nil, c.notFound(serr, message(raw, secrets...), companyID)
 		default:
 			return nil, serr
 		}
 	}
+}
+
+// retryLater records a failed attempt of the page and waits out its backoff,
+// or returns the error to fail the page with: its budget spent, a fault no
+// retry mends (kind ""), or ctx done.
+func (c *Client) retryLater(ctx context.Context, a *attempts, kind string, err error, companyID int64) error {
+	if kind == "" {
+		return err
+	}
+	if ferr := a.fail(kind, err, c.cfg.MaxRetries); ferr != nil {
+		return ferr
+	}
+	d := c.backoff(a.failed)
+	c.log.Debug("cova request failed, backing off", "company_id", companyID, "kind", kind, "err", err, "attempt", a.failed, "retry_in", d)
+	return sleep(ctx, d)
+}
+
+// hostOf is the host (and port) of a URL, for an error message.
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Host
 }
 
 // send sends one GET under the per-request timeout. The returned cancel ends
@@ -185,9 +234,10 @@ var tryAgainIn = regexp.MustCompile(`(?i)try again in (\d+) seconds?`)
 
 // retryAfter is how long to pause after a 429: Retry-After (seconds or an HTTP
 // date), else X-RateLimit-ResetSeconds, else a COVA-APIM-RateLimit-Reset* header,
-// else the "Try again in N seconds" of Azure API Management's body, else def.
-func retryAfter(h http.Header, body []byte, now time.Time, def time.Duration) time.Duration {
-	clamp := func(d time.Duration) time.Duration { return max(0, min(d, maxRetryAfter)) }
+// else the "Try again in N seconds" of Azure API Management's body; false when
+// the answer says none of these.
+func retryAfter(h http.Header, body []byte, now time.Time) (time.Duration, bool) {
+	clamp := func(d time.Duration) (time.Duration, bool) { return max(0, min(d, maxRetryAfter)), true }
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
 			return clamp(time.Duration(s * float64(time.Second)))
@@ -211,7 +261,7 @@ func retryAfter(h http.Header, body []byte, now time.Time, def time.Duration) ti
 			return clamp(time.Duration(s) * time.Second)
 		}
 	}
-	return def
+	return 0, false
 }
 
 // resetSeconds reads a rate-limit reset header: seconds to wait, or (when the

@@ -17,10 +17,14 @@ import (
 // them to fn in batches, in order; fn returning an error stops the scan with it.
 // Scan returns only when the whole result has been handed on, or with an error
 // (the scan is then incomplete and its cursor must not move). ErrCredentials and
-// a cancelled ctx are returned as they are.
+// a cancelled ctx are returned as they are; another error says where it
+// happened ("page at row 270: ...") and, when the page's retries were spent,
+// how many attempts failed, of which kinds, and the last cause, which it wraps.
+// A failed request or a body that breaks on the way is retried within the
+// scan, from the same page (see Config.MaxRetries).
 //
-// No gaps: each page overlaps the previous one by PageOverlap rows (more once a
-// shift was seen). A page is joined only when it holds an anchor: a row handed on
+// No gaps: each page overlaps the previous one by PageOverlap rows (more, for
+// the rest of the scan, once a shift was seen). A page is joined only when it holds an anchor: a row handed on
 // earlier in this scan with the same Id and Version. An unmodified row keeps its
 // place among unmodified rows under any stable order, so the rows before the
 // anchor were already handed on and nothing between the pages was skipped. A
@@ -36,7 +40,16 @@ import (
 // kept for long). Batch.Invalid is fn's to keep. Memory: Scan remembers the
 // Id and Version of every customer handed on from paged responses (about 40
 // bytes each); an unpaged response streams in the memory of one page.
-func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn func(context.Context, Batch) error) (ScanResult, error) {
+//
+// Pages are requested ahead, as many at once as the scan's share of the
+// requests the client aims to keep under way (see Concurrency), within
+// FetchAhead when it is set. Until its first page is full a scan makes one
+// request at a time, unless opts say to expect many pages.
+func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn func(context.Context, Batch) error, opts ...ScanOption) (ScanResult, error) {
+	var o scanOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &scan{
 		c:          c,
 		companyID:  companyID,
@@ -45,6 +58,7 @@ func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn 
 		handed:     make(map[[16]byte]int64),
 		invalid:    make(map[string]struct{}),
 		localStart: c.now(),
+		many:       o.many,
 	}
 	s.res = ScanResult{CompanyID: companyID, ScanID: newScanID(), Since: s.since}
 	start := time.Now()
@@ -70,15 +84,39 @@ func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn 
 			return s.res, ctx.Err()
 		}
 		log.Warn("scan failed", "err", err, "requests", s.res.Requests, "customers", s.res.Customers)
-		if errors.Is(err, ErrCredentials) {
-			return s.res, err
-		}
-		return s.res, fmt.Errorf("company %d: %w", companyID, err)
+		// The caller knows the company: the error says what went wrong there.
+		return s.res, err
 	}
 	log.Info("scan done", "since", s.since, "customers", s.res.Customers, "invalid", s.res.Invalid,
 		"requests", s.res.Requests, "rereads", s.res.Rereads, "duration", time.Since(start))
 	return s.res, nil
 }
+
+// ScanOption changes how one Scan goes about its work.
+type ScanOption func(*scanOptions)
+
+type scanOptions struct {
+	many bool
+}
+
+// ExpectManyPages says that the result likely spans many pages, as a
+// company's initial load does: if the first page takes long (see
+// firstPageWait), the scan requests the next ones with its whole share of the
+// client's concurrency before it arrives, and takes its whole share at once
+// after a full first page, rather than a little more each page. A small
+// result then costs the requests made past its end.
+func ExpectManyPages() ScanOption { return func(o *scanOptions) { o.many = true } }
+
+// firstPageWait is how long a scan that expects many pages waits for its
+// first page before it requests the next ones anyway: the budget it would
+// leave unused while Cova takes seconds a page, at most this long at the
+// start of an initial load, is too little to matter, and a Cova that answers
+// faster costs no request past the end of a small result.
+const firstPageWait = 250 * time.Millisecond
+
+// calmPages is how many pages in a row must join after one that did not
+// before a scan requests more pages at once again.
+const calmPages = 8
 
 // scan is the state of one Scan.
 type scan struct {
@@ -88,15 +126,16 @@ type scan struct {
 	fn         func(context.Context, Batch) error
 	res        ScanResult
 	localStart time.Time
+	many       bool // ExpectManyPages
 
 	handed        map[[16]byte]int64  // highest Version handed on, by Id
 	invalid       map[string]struct{} // raw JSON of record errors handed on
 	unknownFields int
+	tail          *tail // the last rows handed on of a response that ignores paging
 
 	mu          sync.Mutex // guards what fetching goroutines update
 	requests    int
 	serverStart time.Time
-	spareMem    []pageMem // see pageMem
 }
 
 func newScanID() string {
@@ -124,19 +163,25 @@ type pending struct {
 	page   *page
 }
 
-// run pages through the result. Pages are fetched up to FetchAhead at a time but
+// run pages through the result. Pages are requested ahead (see Scan) but
 // joined strictly in order.
 func (s *scan) run(ctx context.Context) error {
 	cfg := s.c.cfg
 	n := cfg.PageSize
 	overlap := cfg.PageOverlap
 	maxOverlap := max(overlap, n/2)
+	fl := s.c.pacer.open()
+	defer fl.close()
+	most := cfg.MaxInFlight // pages of this scan requested at once, at most
+	if cfg.FetchAhead > 0 {
+		most = min(most, cfg.FetchAhead)
+	}
 
 	// Workers fetch the pages, rather than a goroutine per page: a page's
 	// decoding grows its goroutine's stack, and a worker grows it once. There
-	// are never more workers than pages queued at once (at most FetchAhead), so
-	// a one-page scan starts one, and sending never blocks.
-	work := make(chan func(), cfg.FetchAhead)
+	// are never more workers than pages queued at once (at most most), so a
+	// one-page scan starts one, and sending never blocks.
+	work := make(chan func(), most)
 	var wg sync.WaitGroup
 	workers := 0
 	var queue []*pending
@@ -178,12 +223,35 @@ func (s *scan) run(ctx context.Context) error {
 	defer func() { drop(); close(work); wg.Wait() }()
 
 	skip := 0
-	window := 1 // only one request until the first page proves there is more
-	ahead := cfg.FetchAhead
+	// One request until the first page proves there is more; then one more
+	// for each full page joined (so twice as many each round trip, as TCP's
+	// slow start), up to the scan's share, which the pacer says when it grows.
+	// A result of a few pages so costs few requests past its end. A scan that
+	// expects many pages takes its whole share at once.
+	paged := false
+	setPaged := func() {
+		if !paged {
+			paged = true
+			fl.setPaged()
+		}
+	}
+	ramp := 1
+	var slowFirst <-chan time.Time
+	if s.many {
+		ramp = most
+		t := time.NewTimer(firstPageWait)
+		defer t.Stop()
+		slowFirst = t.C
+	}
 	lastEnd, maxEnd := 0, 0
 	fails := 0
 	forward := 0
+	calm := calmPages // pages joined in a row since the last that did not join
 	for {
+		window := 1
+		if paged {
+			window = min(fl.share(), ramp, most)
+		}
 		for len(queue) < window {
 			next := skip
 			if len(queue) > 0 {
@@ -194,12 +262,21 @@ func (s *scan) run(ctx context.Context) error {
 		head := queue[0]
 		select {
 		case <-head.done:
+		case <-fl.wake:
+			continue // the share may have grown: request more
+		case <-slowFirst:
+			slowFirst = nil
+			setPaged()
+			continue
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		p := head.page
 		if p.err != nil {
-			return fmt.Errorf("skip %d: %w", p.skip, p.err)
+			if errors.Is(p.err, ErrCredentials) || errors.Is(p.err, ctx.Err()) {
+				return p.err // about the whole client, not this page
+			}
+			return fmt.Errorf("page at row %d: %w", p.skip, p.err)
 		}
 		if p.rest != nil {
 			// Paging ignored: this response is the whole result.
@@ -221,9 +298,17 @@ func (s *scan) run(ctx context.Context) error {
 			back := overlap << fails
 			skip = max(0, lastEnd-back)
 			// Pages fetched ahead are served while earlier ones change the result,
-			// which multiplies the shift between two joined pages: once the result
-			// is seen moving, the rest of the scan reads one page at a time.
-			window, ahead = 1, 1
+			// which multiplies the shift between two joined pages, and a page
+			// that does not join costs every page fetched after it: halve the
+			// pages requested at once, or read one at a time if the last miss
+			// was less than calmPages pages ago. Once calmPages pages in a row
+			// have joined, one more for each page joined again.
+			if calm < calmPages {
+				ramp = 1
+			} else {
+				ramp = max(1, window/2)
+			}
+			calm = 0
 			s.c.log.Debug("page does not join the previous one, reading again", "company_id", s.companyID, "skip", p.skip, "new_skip", skip)
 			drop()
 			continue
@@ -241,6 +326,11 @@ func (s *scan) run(ctx context.Context) error {
 		if len(p.cs) < n {
 			return nil // a short page ends the scan
 		}
+		setPaged()
+		slowFirst = nil
+		if calm++; calm > calmPages {
+			ramp = min(ramp+1, most)
+		}
 		lastEnd = p.skip + n
 		if lastEnd > maxEnd {
 			// Only pages that reach further than any before earn re-reads: a
@@ -252,7 +342,6 @@ func (s *scan) run(ctx context.Context) error {
 		if len(queue) > 0 && queue[0].skip != skip {
 			drop() // the overlap grew: pages fetched ahead are at the wrong place
 		}
-		window = ahead
 	}
 }
 
@@ -283,6 +372,9 @@ func (s *scan) handOn(ctx context.Context, cs []schema.Customer, info []elemInfo
 	first, kept := -1, 0 // the customers handed on are cs[first : first+kept]
 	for i := range cs {
 		c, in := &cs[i], &info[i]
+		if s.tail != nil {
+			s.tail.add(c, in)
+		}
 		if in.lazy != "" {
 			if v, ok := s.handed[c.IdBytes]; ok && c.Version <= v {
 				continue // the repeat it was expected to be: no need to decode it
@@ -329,25 +421,46 @@ func (s *scan) handOn(ctx context.Context, cs []schema.Customer, info []elemInfo
 }
 
 // streamAll hands on an unpaged response: what fetchPage decoded, then the rest
-// as it arrives, PageSize elements at a time.
+// as it arrives, PageSize elements at a time. A response that breaks off is
+// read again under the page's retry budget and resumed after what was handed
+// on (see resume).
 func (s *scan) streamAll(ctx context.Context, p *page) error {
 	n := s.c.cfg.PageSize
+	s.tail = newTail(n)
 	cs := append(make([]schema.Customer, 0, n), p.cs[n:]...)
 	info := append(make([]elemInfo, 0, n), p.info[n:]...)
 	if err := s.handOn(ctx, p.cs[:n], p.info[:n], false); err != nil {
 		return err
 	}
+	er := p.rest
+	var seen map[tailKey]struct{} // after a resume: the rows of the tail, not to hand on again
+	read := 0                     // elements of a response read again, the skipped ones included
 	for {
 		cs = append(cs, schema.Customer{})
-		in, err := p.rest.nextElem(&cs[len(cs)-1])
+		in, err := er.nextElem(&cs[len(cs)-1])
 		if errors.Is(err, io.EOF) {
+			if seen != nil && read <= n {
+				return fmt.Errorf("response without paging: %w: the response broke off after %d rows, and the one read again holds only %d rows: Cova pages the result again",
+					ErrUnstable, s.tail.handed, read)
+			}
 			return s.handOn(ctx, cs[:len(cs)-1], info, false)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("unpaged response: %w", err)
+			cs, info = cs[:0], info[:0]
+			if er, seen, read, err = s.resume(ctx, p, err); err != nil {
+				return fmt.Errorf("response without paging: %w", err)
+			}
+			continue
+		}
+		if seen != nil {
+			read++
+			if _, dup := seen[tailKeyOf(&cs[len(cs)-1], &in)]; dup {
+				cs = cs[:len(cs)-1]
+				continue
+			}
 		}
 		info = append(info, in)
 		if len(cs) == n {
@@ -355,6 +468,51 @@ func (s *scan) streamAll(ctx context.Context, p *page) error {
 				return err
 			}
 			cs, info = cs[:0], info[:0]
+		}
+	}
+}
+
+// resume requests the unpaged response again after it broke off with cause,
+// and reads it up to its anchor: the first of the last rows handed on (the
+// tail) that it holds unchanged. Under any stable order an unchanged row keeps
+// its place among unchanged rows, so every row before the anchor was handed on
+// already or changed since the scan began (the next scan reads those), and the
+// rows after it that were handed on are in the tail. It returns the reader
+// positioned after the anchor, the rows of the tail (not to hand on again) and
+// how many elements it read.
+func (s *scan) resume(ctx context.Context, p *page, cause error) (*elemReader, map[tailKey]struct{}, int, error) {
+	for {
+		p.close()
+		if err := s.c.retryLater(ctx, &p.tries, bodyKind(cause), cause, s.companyID); err != nil {
+			return nil, nil, 0, err
+		}
+		resp, err := s.c.get(ctx, s.companyID, p.url, &p.tries, s.onAttempt)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		p.resp = resp
+		er := newElemReader(resp.body)
+		tail := s.tail.keys()
+		if s.tail.handed == 0 {
+			return er, tail, 0, nil
+		}
+		for read := 1; ; read++ {
+			var c schema.Customer
+			in, err := er.nextLazy(&c)
+			if errors.Is(err, io.EOF) {
+				return nil, nil, 0, fmt.Errorf("%w: the response broke off after %d rows, and none of the last %d rows handed on is in the response read again",
+					ErrUnstable, s.tail.handed, s.tail.len())
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, nil, 0, ctx.Err()
+				}
+				cause = err
+				break
+			}
+			if _, ok := tail[tailKeyOf(&c, &in)]; ok && in.rerr == nil {
+				return er, tail, read, nil
+			}
 		}
 	}
 }

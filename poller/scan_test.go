@@ -50,7 +50,7 @@ func TestShiftingPages(t *testing.T) {
 		{"time order, more modifications than the overlap", true, func(f *fakeCova) { f.modify(25) }},
 	}
 	for _, tc := range tests {
-		for _, ahead := range []int{1, 4} {
+		for _, ahead := range []int{1, 4, 0} {
 			t.Run(fmt.Sprintf("%s/fetch-ahead=%d", tc.name, ahead), func(t *testing.T) {
 				f := newFakeCova(t, 1000)
 				f.byTime = tc.byTime
@@ -145,9 +145,12 @@ func TestMalformedResponsesFailTheScan(t *testing.T) {
 				return true
 			}
 			c, _ := newTestClient(t, f, nil)
-			_, _, err := collect(t, c, time.Time{})
+			_, res, err := collect(t, c, time.Time{})
 			if !errors.Is(err, ErrMalformedResponse) || !IsRetryable(err) {
 				t.Fatalf("want ErrMalformedResponse, got %v", err)
+			}
+			if res.Requests != c.cfg.MaxRetries+1 {
+				t.Errorf("failed after %d requests, want the page's %d attempts", res.Requests, c.cfg.MaxRetries+1)
 			}
 		})
 	}
@@ -274,7 +277,7 @@ func TestUnpagedResponseBoundedMemory(t *testing.T) {
 // scan's again once fn returns). Rows move during the scan, so pages are also
 // dropped and read again.
 func TestScanReusesPageMemory(t *testing.T) {
-	for _, ahead := range []int{1, 4} {
+	for _, ahead := range []int{1, 4, 0} {
 		t.Run(fmt.Sprintf("fetch-ahead=%d", ahead), func(t *testing.T) {
 			f := newFakeCova(t, 2000)
 			f.byTime = true
@@ -303,7 +306,11 @@ func TestScanReusesPageMemory(t *testing.T) {
 			}
 			assertComplete(t, initial, got)
 			// Without reuse every customer handed on has a slot of its own.
-			if limit := (ahead + 2) * (c.cfg.PageSize + 1); len(slots) > limit {
+			most := ahead
+			if ahead == 0 {
+				most = c.cfg.MaxInFlight
+			}
+			if limit := (most + 2) * (c.cfg.PageSize + 1); len(slots) > limit {
 				t.Errorf("%d customers handed on in %d distinct slots, want at most %d", len(kept), len(slots), limit)
 			}
 		})

@@ -49,7 +49,7 @@ func (e *elemReader) more() (bool, error) {
 	if len(e.buf)-e.end < minRead {
 		keep := e.end - e.start
 		if keep >= maxElement {
-			return false, fmt.Errorf("%w: an element is larger than %d bytes", ErrMalformedResponse, maxElement)
+			return false, fmt.Errorf("%w: %w", ErrMalformedResponse, errElementTooLarge)
 		}
 		nb := make([]byte, max(chunkSize, 2*keep))
 		e.end = copy(nb, e.buf[e.start:e.end])
@@ -92,12 +92,21 @@ func (e *elemReader) skipWS() (byte, error) {
 	}
 }
 
+var (
+	errTruncated       = errors.New("body ends before the JSON array does (truncated)")
+	errElementTooLarge = fmt.Errorf("an element is larger than %d bytes", maxElement)
+)
+
 // truncated wraps a read error: the body ended or broke before the array did.
+// The cause stays in the chain, for the page's retry to tell its kind.
 func truncated(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: body ends before the JSON array does (truncated)", ErrMalformedResponse)
+	if errors.Is(err, ErrMalformedResponse) {
+		return err
 	}
-	return fmt.Errorf("%w: reading body: %v", ErrMalformedResponse, err)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %w", ErrMalformedResponse, errTruncated)
+	}
+	return fmt.Errorf("%w: reading body: %w", ErrMalformedResponse, err)
 }
 
 // nextElem decodes the next element into *c, which must be zero, or returns

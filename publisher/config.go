@@ -36,9 +36,26 @@ type Config struct {
 	// a new, empty state would publish every customer again. Set it for a
 	// deliberate resync, or for a new instance that shares the events topic.
 	AllowNewStateTopic bool
+	// AllowMixedEncodings lets New write to an events topic whose last
+	// committed events are in another encoding than the encoder's (single-object
+	// encoding, or the Confluent wire format of a Schema Registry). Without it
+	// New refuses (ErrMixedEncodings): consumers set up for one encoding fail
+	// on the other. Set it once every consumer of the topic reads both.
+	AllowMixedEncodings bool
 	// Compression of produced record batches: "none", "gzip", "snappy", "lz4" or
 	// "zstd". Default "snappy": cheap to compute, and events shrink by about half.
 	Compression string
+	// ProducerBatchMaxBytes bounds a record batch before compression (kgo's
+	// ProducerBatchMaxBytes), and so the largest record: an event larger than it
+	// or than the events topic's max.message.bytes goes to the dead-letter topic
+	// (ReasonTooLarge) instead, and a dead letter larger than it or than the
+	// dead-letter topic's max.message.bytes is cut to fit. Default 1,000,012
+	// bytes (kgo's and Kafka's default).
+	ProducerBatchMaxBytes int32
+	// MaxDeadLettersPerScan bounds the dead letters one scan may meet, already
+	// published ones included: past it the scan fails (ErrTooManyDeadLetters)
+	// and the company's cursor stays. Default 10,000.
+	MaxDeadLettersPerScan int
 }
 
 // compressions are the accepted Compression values and their codecs, in the
@@ -85,6 +102,8 @@ func DefaultConfig() Config {
 		MaxTransactionAge:       5 * time.Second,
 		EndTimeout:              30 * time.Second,
 		Compression:             "snappy",
+		ProducerBatchMaxBytes:   defaultProducerBatchMaxBytes,
+		MaxDeadLettersPerScan:   10000,
 	}
 }
 
@@ -118,6 +137,12 @@ func (c Config) withDefaults() Config {
 	if c.Compression == "" {
 		c.Compression = d.Compression
 	}
+	if c.ProducerBatchMaxBytes == 0 {
+		c.ProducerBatchMaxBytes = d.ProducerBatchMaxBytes
+	}
+	if c.MaxDeadLettersPerScan == 0 {
+		c.MaxDeadLettersPerScan = d.MaxDeadLettersPerScan
+	}
 	c.State = c.State.WithDefaults()
 	return c
 }
@@ -144,6 +169,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("end timeout: must not be negative, got %s", c.EndTimeout)
 	case !knownCodec:
 		return fmt.Errorf("compression: must be one of %s, got %q", strings.Join(CompressionNames(), ", "), c.Compression)
+	case c.ProducerBatchMaxBytes < 1024 || c.ProducerBatchMaxBytes > 1<<30:
+		return fmt.Errorf("producer batch max bytes: must be between 1024 and %d, got %d", 1<<30, c.ProducerBatchMaxBytes)
+	case c.MaxDeadLettersPerScan < 1:
+		return fmt.Errorf("max dead letters per scan: must be at least 1, got %d", c.MaxDeadLettersPerScan)
 	}
 	return c.State.Validate()
 }

@@ -27,10 +27,15 @@ func isFenced(err error) bool {
 		errors.Is(err, kerr.TransactionalIDNotFound)
 }
 
+// fencedError matches both ErrFenced and the broker's error that fenced us.
 func fencedError(txnID string, cause error) error {
-	return fmt.Errorf("%w (transactional id %q): stop this instance: %v", ErrFenced, txnID, cause)
+	return fmt.Errorf("%w (transactional id %q): stop this instance: %w", ErrFenced, txnID, cause)
 }
 
 // ErrStateMissing means the state topic is gone while the events topic holds
 // events: starting with an empty state would publish every customer again.
 var ErrStateMissing = errors.New("publisher: state topic missing")
+
+// ErrTooManyDeadLetters means a scan met more dead letters than
+// Config.MaxDeadLettersPerScan: it fails and the company's cursor stays.
+var ErrTooManyDeadLetters = errors.New("publisher: too many dead letters in one scan")

@@ -64,6 +64,19 @@ func (m *metrics) company(id int64) {
 	}
 }
 
+// skips counts the customers of a batch that were not published.
+type skips struct{ unchanged, stale int }
+
+// skipped counts a batch's skipped customers of a company.
+func (m *metrics) skipped(company string, n *skips) {
+	if n.unchanged > 0 {
+		m.unchanged.WithLabelValues(company).Add(float64(n.unchanged))
+	}
+	if n.stale > 0 {
+		m.stale.WithLabelValues(company).Add(float64(n.stale))
+	}
+}
+
 func (m *metrics) register(r prometheus.Registerer, g *gauges) error {
 	for _, c := range []prometheus.Collector{m.events, m.unchanged, m.stale, m.deadLetters, m.txns, m.txnDuration, g} {
 		if err := r.Register(c); err != nil {
@@ -100,7 +113,7 @@ func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
 
 func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	now := g.p.now()
-	last := g.p.lastSuccesses()
+	last := g.p.committed.lastSuccesses()
 	for _, cs := range g.p.Companies() {
 		id := strconv.FormatInt(cs.CompanyID, 10)
 		ch <- prometheus.MustNewConstMetric(g.tracked, prometheus.GaugeValue, float64(cs.Tracked), id)

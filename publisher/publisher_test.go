@@ -111,7 +111,7 @@ func (e *env) runScan(ctx context.Context, p *Publisher, n int, plan scanPlan) e
 			return err
 		}
 	}
-	return s.Complete(ctx, state.Cursor{Since: plan.since})
+	return s.Complete(ctx, plan.since, time.Time{})
 }
 
 // checkTopic asserts that the events topic holds every served change exactly
@@ -209,7 +209,7 @@ func TestCrashAnywhereRestartPublishesExactlyOnce(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					if err := s.Complete(ctx, state.Cursor{Since: plan.since}); err != nil {
+					if err := s.Complete(ctx, plan.since, time.Time{}); err != nil {
 						t.Fatal(err)
 					}
 					completed = true
@@ -274,7 +274,7 @@ func TestAbortFailsScanAndRetryIsExactlyOnce(t *testing.T) {
 	if err == nil {
 		t.Fatal("abort returned no error")
 	}
-	if err := s.Complete(ctx, state.Cursor{Since: ps[0].since}); !errors.Is(err, ErrScanAborted) {
+	if err := s.Complete(ctx, ps[0].since, time.Time{}); !errors.Is(err, ErrScanAborted) {
 		t.Fatalf("Complete after an abort: %v, want ErrScanAborted", err)
 	}
 	if cur := p.Cursor(e.company); cur.Scans != 0 {
@@ -289,7 +289,8 @@ func TestAbortFailsScanAndRetryIsExactlyOnce(t *testing.T) {
 }
 
 // TestFencedByNewerInstance starts a second publisher with the same
-// transactional id while the first has a transaction open.
+// transactional id while the first has a transaction open: what the first
+// returns then matches both ErrFenced and the broker's error.
 func TestFencedByNewerInstance(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -305,16 +306,16 @@ func TestFencedByNewerInstance(t *testing.T) {
 
 	p := e.open(nil)
 
-	err := s.Complete(ctx, state.Cursor{Since: ps[0].since})
-	if !errors.Is(err, ErrFenced) {
-		t.Fatalf("Complete of the older instance: %v, want ErrFenced", err)
+	err := s.Complete(ctx, ps[0].since, time.Time{})
+	if !errors.Is(err, ErrFenced) || fencedCause(err) == nil {
+		t.Fatalf("Complete of the older instance: %v; want ErrFenced and the broker's error (ProducerFenced, InvalidProducerEpoch or TransactionalIDNotFound) among its causes", err)
 	}
 	if !strings.Contains(err.Error(), "another instance") || !strings.Contains(err.Error(), e.cfg.TransactionalID) {
 		t.Fatalf("fenced error %q does not say another instance took over the transactional id", err)
 	}
 	s2 := old.BeginScan(e.company+1, "scan-x", schema.Source{})
-	if err := s2.Publish(ctx, poller.Batch{CompanyID: e.company + 1, Customers: []schema.Customer{customer(99, 1)}}); !errors.Is(err, ErrFenced) {
-		t.Fatalf("Publish after fencing: %v, want ErrFenced", err)
+	if err := s2.Publish(ctx, poller.Batch{CompanyID: e.company + 1, Customers: []schema.Customer{customer(99, 1)}}); !errors.Is(err, ErrFenced) || fencedCause(err) == nil {
+		t.Fatalf("Publish after fencing: %v; want ErrFenced and the broker's error among its causes", err)
 	}
 	if got := testutil.ToFloat64(old.m.txns.WithLabelValues("fenced")); got != 1 {
 		t.Fatalf("covacdc_transactions_total{outcome=fenced} = %v, want 1", got)
@@ -441,7 +442,7 @@ func TestDeadLetters(t *testing.T) {
 		if err := s.Publish(ctx, e.batch(cs, []poller.RecordError{badRecord, other}, scanID)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Complete(ctx, state.Cursor{}); err != nil {
+		if err := s.Complete(ctx, time.Time{}, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -566,7 +567,7 @@ func TestCloseAbortsOpenTransaction(t *testing.T) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.Complete(ctx, state.Cursor{}); !errors.Is(err, ErrClosed) {
+	if err := s.Complete(ctx, time.Time{}, time.Time{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Complete after Close: %v, want ErrClosed", err)
 	}
 	if n := len(readCommitted(t, e.c, e.cfg.Topic)); n != 0 {
@@ -593,7 +594,7 @@ func TestAgedTransactionCommits(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		p.txnMu.Lock()
-		open := p.inTxn
+		open := p.txn.open
 		p.txnMu.Unlock()
 		if !open {
 			break
@@ -606,7 +607,7 @@ func TestAgedTransactionCommits(t *testing.T) {
 	if n := len(readCommitted(t, e.c, e.cfg.Topic)); n != 10 {
 		t.Fatalf("%d events visible, want 10", n)
 	}
-	if err := s.Complete(ctx, state.Cursor{}); err != nil {
+	if err := s.Complete(ctx, time.Time{}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -650,7 +651,7 @@ func TestCompression(t *testing.T) {
 			if err := s.Publish(ctx, e.batch(cs, nil, "scan")); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Complete(ctx, state.Cursor{}); err != nil {
+			if err := s.Complete(ctx, time.Time{}, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 			if got := readCommitted(t, e.c, e.cfg.Topic); len(got) != 20 {

@@ -2,254 +2,74 @@ package publisher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Record headers; the names are a public contract with consumers.
-const (
-	HeaderCompanyID  = "covacdc-company-id"
-	HeaderChangeType = "covacdc-change-type"
-	HeaderVersion    = "covacdc-version"
-	HeaderSchema     = "covacdc-schema"
-	HeaderError      = "covacdc-error"
-	HeaderReason     = "covacdc-reason"
-	HeaderScanID     = "covacdc-scan-id"
-)
+// txn is the Kafka transaction: the one open, what it holds, and what the next
+// one must do first. Guarded by Publisher.txnMu.
+type txn struct {
+	open    bool
+	started time.Time
+	events  int                // events and dead letters in it
+	scans   map[*Scan]struct{} // scans with records in it
+	counts  map[eventKey]int   // its events, counted into metrics at commit
+	dlq     map[dlqKey]int     // its dead letters, likewise
+	// pending is its state changes on top of the committed index: what the
+	// diff reads, and what the index takes at commit.
+	pending *state.Pending
 
-// ReasonEncode is the dead-letter reason of a customer the encoder refused.
-const ReasonEncode = "encode"
+	// Before the next transaction begins:
+	renew      bool // the client could not end its transaction: replace it
+	needReload bool // a commit's outcome is unknown: reread the state
+}
 
-// maxErrorHeader bounds the error text of a dead letter.
-const maxErrorHeader = 1024
-
-// Scan is one scan of one company being published. Its methods may be called
-// from any goroutine, one at a time.
-type Scan struct {
-	p       *Publisher
+type eventKey struct {
 	company int64
-	id      string
-	source  schema.Source
-	err     error // set when the scan can no longer complete
-	done    bool
+	typ     schema.ChangeType
 }
 
-// BeginScan starts publishing a scan of the company. Only one scan per company may
-// be open at a time: a second one fails on its first call, unless the open one
-// already failed (then the new one replaces it).
-func (p *Publisher) BeginScan(companyID int64, scanID string, source schema.Source) *Scan {
-	p.txnMu.Lock()
-	defer p.txnMu.Unlock()
-	s := &Scan{p: p, company: companyID, id: scanID, source: source}
-	if old := p.scans[companyID]; old != nil && old.err == nil {
-		s.err = fmt.Errorf("publisher: company %d already has an open scan %q", companyID, old.id)
-		return s
-	}
-	p.scans[companyID] = s
-	p.mu.Lock()
-	p.seen[companyID] = struct{}{}
-	p.mu.Unlock()
-	p.m.company(companyID)
-	return s
+type dlqKey struct {
+	company int64
+	reason  string
 }
 
-// usable returns why s cannot take more work, if it cannot. Called with txnMu.
-func (s *Scan) usable() error {
-	switch {
-	case s.p.fenced != nil:
-		return s.p.fenced
-	case s.p.closed:
-		return ErrClosed
-	case s.err != nil:
-		return s.err
-	case s.done:
-		return fmt.Errorf("publisher: scan %q of company %d has ended", s.id, s.company)
-	}
-	return nil
-}
-
-// Publish diffs the batch against the published versions and adds the changes, and
-// the batch's invalid records as dead letters, to the open transaction, committing
-// it whenever it reaches MaxEventsPerTransaction. It returns once the batch is
-// buffered (not necessarily committed). After an error the scan cannot complete:
-// Abandon it and scan again from the company's cursor.
-func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
-	p := s.p
-	p.txnMu.Lock()
-	defer p.txnMu.Unlock()
-	if err := s.usable(); err != nil {
-		return err
-	}
-	if b.CompanyID != s.company {
-		return fmt.Errorf("publisher: batch of company %d in a scan of company %d", b.CompanyID, s.company)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	companyLabel := strconv.FormatInt(s.company, 10)
-	var unchanged, stale int
-	defer func() {
-		if unchanged > 0 {
-			p.m.unchanged.WithLabelValues(companyLabel).Add(float64(unchanged))
-		}
-		if stale > 0 {
-			p.m.stale.WithLabelValues(companyLabel).Add(float64(stale))
-		}
-	}()
-	companyHeader := []byte(companyLabel)
-	// One slice for the batch's records and one for their headers, rather than
-	// an allocation each per record, reused once their transaction commits; kgo
-	// keeps a pointer to each record until it is produced.
-	recs, recsSince := p.recs.get(2 * len(b.Customers))
-	headers, headersSince := p.headers.get(4 * len(b.Customers))
-	defer func() {
-		p.recs.used(recs, recsSince)
-		p.headers.used(headers, headersSince)
-	}()
-	var ev schema.CustomerChanged // the encoder keeps no pointer to it
-	var prev int64
-	// When this batch was read from Cova (moments ago): the events' capturedAt.
-	// The records' timestamp too is read once per batch, not by kgo per record;
-	// it is the real clock's, as brokers judge timestamps by it.
-	captured, recorded := p.now().UTC(), time.Now()
-	for i := range b.Customers {
-		c := &b.Customers[i]
-		ch := p.pending.Diff(s.company, c.IdBytes, c.Version)
-		switch ch.Outcome {
-		case state.Unchanged:
-			unchanged++
-			continue
-		case state.Stale:
-			stale++
-			continue
-		}
-		typ := changeType(ch)
-		ev = schema.NewCustomerChanged(s.company, c)
-		ev.ChangeType = typ
-		ev.CapturedAt = captured
-		ev.Source = s.source
-		if ch.HasPrevious {
-			prev = ch.Previous
-			ev.PreviousVersion = &prev
-		}
-		value, err := p.enc.Append(p.arena.free(), &ev)
-		if err != nil {
-			raw := covaJSON(c)
-			if err := s.deadLetter(ctx, []byte(c.Id), raw, ReasonEncode, err); err != nil {
-				return err
-			}
-			continue
-		}
-		value = p.arena.keep(value)
-		if err := s.begin(ctx); err != nil {
-			return err
-		}
-		key := p.arena.keep(append(p.arena.free(), c.Id...))
-		typHeader := changeTypeHeaders[typ]
-		version := p.arena.keep(strconv.AppendInt(p.arena.free(), c.Version, 10))
-		h := len(headers)
-		headers = append(headers,
-			kgo.RecordHeader{Key: HeaderCompanyID, Value: companyHeader},
-			kgo.RecordHeader{Key: HeaderChangeType, Value: typHeader},
-			kgo.RecordHeader{Key: HeaderVersion, Value: version},
-			kgo.RecordHeader{Key: HeaderSchema, Value: p.schemaRefHeader},
-		)
-		recs = append(recs, kgo.Record{Topic: p.cfg.Topic, Key: key, Value: value, Headers: headers[h:len(headers):len(headers)], Timestamp: recorded})
-		p.cl.Produce(ctx, &recs[len(recs)-1], p.promise)
-		stateKey := p.arena.keep(state.AppendVersionKey(p.arena.free(), s.company, c.IdBytes))
-		stateValue := p.arena.keep(state.AppendVersionValue(p.arena.free(), c.Version))
-		recs = append(recs, kgo.Record{Topic: p.cfg.State.Topic, Key: stateKey, Value: stateValue, Timestamp: recorded})
-		p.cl.Produce(ctx, &recs[len(recs)-1], p.promise)
-		p.pending.SetVersion(s.company, c.IdBytes, c.Version)
-		p.txnCounts[eventKey{s.company, typ}]++
-		if err := s.added(); err != nil {
-			return err
-		}
-	}
-	for i := range b.Invalid {
-		r := &b.Invalid[i]
-		var err error = r
-		if r.Err == nil {
-			err = errors.New(r.Reason)
-		}
-		if err := s.deadLetter(ctx, nil, r.Raw, r.Reason, err); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// changeTypeHeaders are the values of the change-type header, shared by the
-// records of every event: kgo only reads header values.
-var changeTypeHeaders = [...][]byte{
-	schema.Snapshot: []byte(schema.Snapshot.String()),
-	schema.Created:  []byte(schema.Created.String()),
-	schema.Updated:  []byte(schema.Updated.String()),
-}
-
-// deadLetter adds a record to the dead-letter topic, once per company and raw
-// bytes: a state record remembers it, in the same transaction, so the scans
-// that re-read the same bad record (the lookback window) do not repeat it.
-func (s *Scan) deadLetter(ctx context.Context, key, raw []byte, reason string, cause error) error {
-	p := s.p
-	h := state.DeadLetterHash(raw)
-	if p.pending.HasDeadLetter(s.company, h) {
+// ready does, when no transaction is open, what the next one needs first: a
+// new client if the last could not end its transaction, and the state reread
+// if the last commit's outcome is unknown. Publish and Complete call it before
+// they read the state, so that they diff against, and count scans from, what
+// committed. Called with txnMu.
+func (p *Publisher) ready(ctx context.Context) error {
+	if p.txn.open {
 		return nil
 	}
-	if reason == "" {
-		reason = "invalid"
+	if p.txn.renew {
+		if err := p.renewClient(); err != nil {
+			return err
+		}
 	}
-	msg := cause.Error()
-	if len(msg) > maxErrorHeader {
-		msg = msg[:maxErrorHeader]
+	if p.txn.needReload {
+		if err := p.syncState(ctx); err != nil {
+			return err
+		}
 	}
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	p.cl.Produce(ctx, &kgo.Record{
-		Topic: p.cfg.DLQTopic,
-		Key:   key,
-		Value: raw,
-		Headers: []kgo.RecordHeader{
-			{Key: HeaderCompanyID, Value: strconv.AppendInt(nil, s.company, 10)},
-			{Key: HeaderError, Value: []byte(msg)},
-			{Key: HeaderReason, Value: []byte(reason)},
-			{Key: HeaderScanID, Value: []byte(s.id)},
-		},
-	}, p.promise)
-	p.cl.Produce(ctx, &kgo.Record{
-		Topic: p.cfg.State.Topic,
-		Key:   state.AppendDeadLetterKey(nil, s.company, h),
-		Value: state.DeadLetterValue(),
-	}, p.promise)
-	p.pending.AddDeadLetter(s.company, h)
-	p.txnDLQ[dlqKey{s.company, reason}]++
-	return s.added()
+	return nil
 }
 
 // begin opens a transaction if none is open and records that s has records in it.
 func (s *Scan) begin(ctx context.Context) error {
 	p := s.p
-	if !p.inTxn {
-		if p.renew {
-			if err := p.renewClient(); err != nil {
-				return err
-			}
-		}
-		if p.needReload {
-			// The last commit's outcome is unknown: reread what committed.
-			if err := p.syncState(ctx); err != nil {
-				return err
-			}
+	if !p.txn.open {
+		if err := p.ready(ctx); err != nil {
+			return err
 		}
 		if err := p.cl.BeginTransaction(); err != nil {
 			if isFenced(err) {
@@ -258,22 +78,22 @@ func (s *Scan) begin(ctx context.Context) error {
 			}
 			return fmt.Errorf("publisher: beginning a transaction: %w", err)
 		}
-		p.inTxn = true
-		p.txnStart = p.now()
-		p.txnEvents = 0
-		p.txnScans = make(map[*Scan]struct{})
-		p.txnCounts = make(map[eventKey]int)
-		p.txnDLQ = make(map[dlqKey]int)
+		p.txn.open = true
+		p.txn.started = p.now()
+		p.txn.events = 0
+		p.txn.scans = make(map[*Scan]struct{})
+		p.txn.counts = make(map[eventKey]int)
+		p.txn.dlq = make(map[dlqKey]int)
 	}
-	p.txnScans[s] = struct{}{}
+	p.txn.scans[s] = struct{}{}
 	return nil
 }
 
 // added counts one event or dead letter and commits a full transaction.
 func (s *Scan) added() error {
 	p := s.p
-	p.txnEvents++
-	if p.txnEvents < p.cfg.MaxEventsPerTransaction {
+	p.txn.events++
+	if p.txn.events < p.cfg.MaxEventsPerTransaction {
 		return nil
 	}
 	if err := p.endTxn(context.Background(), true); err != nil {
@@ -282,91 +102,27 @@ func (s *Scan) added() error {
 	return s.err
 }
 
-// Complete writes the company's new cursor and commits the open transaction with
-// it. It fails (and the cursor does not move) if any of this scan's events were in
-// a transaction that was aborted. Either way the scan has ended.
-//
-// A completed scan completes the initial load: the cursor written has
-// InitialLoadComplete set, ScanFinished set to now when zero, and Scans one more
-// than the previous cursor's when not larger.
-func (s *Scan) Complete(ctx context.Context, next state.Cursor) error {
-	p := s.p
-	p.txnMu.Lock()
-	defer p.txnMu.Unlock()
-	if err := s.usable(); err != nil {
-		s.end()
-		return err
-	}
-	defer s.end()
-	prev, _ := p.idx.Cursor(s.company)
-	next.InitialLoadComplete = true
-	if next.ScanFinished.IsZero() {
-		next.ScanFinished = p.now()
-	}
-	if next.Scans <= prev.Scans {
-		next.Scans = prev.Scans + 1
-	}
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	p.cl.Produce(ctx, &kgo.Record{
-		Topic: p.cfg.State.Topic,
-		Key:   state.CursorKey(s.company),
-		Value: state.CursorValue(next),
-	}, p.promise)
-	p.pending.SetCursor(s.company, next)
-	if err := p.endTxn(ctx, true); err != nil {
-		return err
-	}
-	if s.err != nil {
-		return s.err
-	}
-	p.mu.Lock()
-	p.lastSuccess[s.company] = p.now()
-	tracked := p.idx.Tracked(s.company)
-	p.mu.Unlock()
-	p.log.Info("scan committed", "company_id", s.company, "scan", s.id, "since", next.Since, "tracked", tracked)
-	return nil
-}
-
-// Abandon ends the scan without moving the cursor; what was already committed
-// stays, and what this scan added to the open transaction is committed with it
-// (its Versions are recorded, so the next scan does not repeat it).
-func (s *Scan) Abandon() {
-	s.p.txnMu.Lock()
-	defer s.p.txnMu.Unlock()
-	s.end()
-}
-
-// end closes s. Called with txnMu.
-func (s *Scan) end() {
-	s.done = true
-	if s.p.scans[s.company] == s {
-		delete(s.p.scans, s.company)
-	}
-}
-
 // endTxn flushes and ends the open transaction (commit, or abort when commit is
 // false or a record failed), following franz-go's EndTransaction contract.
 // Called with txnMu. On commit the pending state joins the index; otherwise it is
 // discarded and every scan with records in the transaction fails.
 func (p *Publisher) endTxn(ctx context.Context, commit bool) error {
-	if !p.inTxn {
+	if !p.txn.open {
 		return nil
 	}
 	endCtx, cancel := p.endCtx(ctx)
 	defer cancel()
-	started := p.txnStart
-	events := p.txnEvents
+	started := p.txn.started
+	events := p.txn.events
 	err := p.cl.Flush(endCtx)
-	if perr := p.takeProduceErr(); perr != nil {
+	if perr := p.produced.take(); perr != nil {
 		err = perr
 	}
 	var endErr error
 	if commit && err == nil {
 		endErr = p.cl.EndTransaction(endCtx, kgo.TryCommit)
 		if endErr == nil {
-			p.inTxn = false
+			p.txn.open = false
 			p.txnCommitted(started, events)
 			return nil
 		}
@@ -376,7 +132,7 @@ func (p *Publisher) endTxn(ctx context.Context, commit bool) error {
 		cause = endErr
 	}
 	if isFenced(cause) {
-		p.inTxn = false
+		p.txn.open = false
 		p.fenced = fencedError(p.cfg.TransactionalID, cause)
 		p.m.txns.WithLabelValues("fenced").Inc()
 		p.txnAborted()
@@ -387,10 +143,10 @@ func (p *Publisher) endTxn(ctx context.Context, commit bool) error {
 	// have committed on the broker: the retry with TryAbort cannot tell, so the
 	// state is reread before the next transaction.
 	if endErr != nil && !errors.Is(endErr, kerr.OperationNotAttempted) && !errors.Is(endErr, kerr.TransactionAbortable) {
-		p.needReload = true
+		p.txn.needReload = true
 	}
 	abortErr := p.abort()
-	p.inTxn = false
+	p.txn.open = false
 	p.txnAborted()
 	p.m.txns.WithLabelValues("aborted").Inc()
 	p.m.txnDuration.Observe(p.now().Sub(started).Seconds())
@@ -412,61 +168,124 @@ func (p *Publisher) endTxn(ctx context.Context, commit bool) error {
 
 // txnCommitted applies a committed transaction. Called with txnMu.
 func (p *Publisher) txnCommitted(started time.Time, events int) {
-	p.mu.Lock()
-	p.pending.Commit()
-	p.mu.Unlock()
-	p.arena.committed()
-	p.recs.committed()
-	p.headers.committed()
-	for k, n := range p.txnCounts {
+	p.committed.commit(p.txn.pending)
+	p.build.committed()
+	for k, n := range p.txn.counts {
 		p.m.events.WithLabelValues(strconv.FormatInt(k.company, 10), k.typ.String()).Add(float64(n))
 	}
-	for k, n := range p.txnDLQ {
+	for k, n := range p.txn.dlq {
 		p.m.deadLetters.WithLabelValues(strconv.FormatInt(k.company, 10), k.reason).Add(float64(n))
 	}
 	p.m.txns.WithLabelValues("committed").Inc()
 	d := p.now().Sub(started)
 	p.m.txnDuration.Observe(d.Seconds())
 	p.log.Debug("transaction committed", "events", events, "duration", d)
-	p.txnScans, p.txnCounts, p.txnDLQ = nil, nil, nil
+	p.txn.scans, p.txn.counts, p.txn.dlq = nil, nil, nil
 }
 
 // txnAborted forgets an aborted transaction and fails the scans it held.
 // Called with txnMu.
 func (p *Publisher) txnAborted() {
-	p.pending.Discard()
-	p.arena.aborted()
-	p.recs.aborted()
-	p.headers.aborted()
-	for s := range p.txnScans {
+	p.txn.pending.Discard()
+	p.build.aborted()
+	for s := range p.txn.scans {
 		if s.err == nil {
 			s.err = fmt.Errorf("scan %q of company %d: %w", s.id, s.company, ErrScanAborted)
 		}
 	}
-	p.txnScans, p.txnCounts, p.txnDLQ = nil, nil, nil
-	p.takeProduceErr()
+	p.txn.scans, p.txn.counts, p.txn.dlq = nil, nil, nil
+	_ = p.produced.take() // a record of the aborted transaction: it failed with it
 }
 
-// covaCustomer renders a Customer in CustomerFull's shape: timestamps as the
-// text Cova sent, without the fields covacdc derives.
-type covaCustomer struct {
-	*schema.Customer
-	IdBytes             *struct{} `json:",omitempty"`
-	UnknownFields       *struct{} `json:",omitempty"`
-	DateOfBirth         *string
-	LastModifiedDateUtc string
+// abort ends the client's open transaction by aborting it, under a timeout of
+// its own: the flush or commit before it may have used up theirs. When even the
+// abort fails (the broker has been gone longer than EndTimeout), kgo still holds
+// the transaction and would refuse every new one, so the client is marked for
+// renewal. Called with txnMu (or before the publisher is shared).
+func (p *Publisher) abort() error {
+	ctx, cancel := p.endCtx(context.Background())
+	defer cancel()
+	_ = p.cl.AbortBufferedRecords(ctx)
+	err := p.cl.EndTransaction(ctx, kgo.TryAbort)
+	if err != nil && !isFenced(err) {
+		p.txn.renew = true
+		p.txn.needReload = true
+	}
+	return err
 }
 
-// covaJSON is the dead-letter value of a customer the encoder refused: there are
-// no raw bytes left by then, so it is the decoded customer as Cova would send it.
-func covaJSON(c *schema.Customer) []byte {
-	v := covaCustomer{Customer: c, LastModifiedDateUtc: c.LastModifiedDateUtc.Raw}
-	if c.DateOfBirth != nil {
-		v.DateOfBirth = &c.DateOfBirth.Raw
+// renewClient replaces a client that could not end its transaction with a new
+// one. The new client's first transaction initialises the producer id again,
+// which makes the broker abort whatever the old one left open; the state is
+// then reread (needReload), since the old transaction's outcome is unknown.
+// Called with txnMu.
+func (p *Publisher) renewClient() error {
+	cl, err := kgo.NewClient(append(p.cfg.kgoOpts(), p.limits.opt())...)
+	if err != nil {
+		return fmt.Errorf("publisher: replacing the Kafka client: %w", err)
 	}
-	raw, err := json.Marshal(v)
-	if err != nil { // only invalid UTF-8 kept as raw JSON elements gets here
-		raw = fmt.Appendf(nil, `{"Id":%q,"Version":%d}`, c.Id, c.Version)
+	p.cl.Close()
+	p.cl = cl
+	p.txn.renew = false
+	p.txn.needReload = true
+	p.log.Warn("replaced the Kafka client after a transaction that could not be ended")
+	return nil
+}
+
+// endCtx bounds ending a transaction. Cancelling the caller's context must not
+// cut an EndTransaction short (its outcome would be unknown), so only the
+// timeout applies.
+func (p *Publisher) endCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), p.cfg.EndTimeout)
+}
+
+// ager commits a transaction left open longer than MaxTransactionAge.
+func (p *Publisher) ager() {
+	defer close(p.done)
+	every := max(p.cfg.MaxTransactionAge/4, 10*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		p.txnMu.Lock()
+		if p.txn.open && !p.closed && p.fenced == nil && p.now().Sub(p.txn.started) >= p.cfg.MaxTransactionAge {
+			if err := p.endTxn(context.Background(), true); err != nil {
+				p.log.Warn("committing an aged transaction", "error", err)
+			}
+		}
+		p.txnMu.Unlock()
 	}
-	return raw
+}
+
+// recordErr is the first error of a record produced since it was last taken.
+// kgo's goroutines set it, each record's promise; mu is held only to set or
+// take it.
+type recordErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+// set is the promise of every record produced: it keeps the first error.
+func (e *recordErr) set(_ *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.mu.Unlock()
+}
+
+// take returns the first error and forgets it.
+func (e *recordErr) take() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := e.err
+	e.err = nil
+	return err
 }

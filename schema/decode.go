@@ -137,16 +137,16 @@ func (d *Decoder) native(ctx context.Context, b []byte) (*readSchema, any, error
 
 // schemaOf reads the header of b and returns the writer schema it names and the body.
 func (d *Decoder) schemaOf(ctx context.Context, b []byte) (*readSchema, []byte, error) {
-	switch {
-	case len(b) >= 10 && b[0] == 0xC3 && b[1] == 0x01:
+	switch FormatOf(b) {
+	case FormatSingleObject:
 		fp := binary.LittleEndian.Uint64(b[2:10])
 		rs := d.byFP[fp]
 		if rs == nil {
 			return nil, nil, fmt.Errorf("%w: single-object fingerprint %016x is not a CustomerChanged schema this build knows", ErrUnknownSchema, fp)
 		}
 		return rs, b[10:], nil
-	case len(b) >= 5 && b[0] == 0:
-		id := int(binary.BigEndian.Uint32(b[1:5]))
+	case FormatRegistry:
+		id, _ := RegistryID(b)
 		rs, err := d.registrySchema(ctx, id)
 		if err != nil {
 			return nil, nil, err

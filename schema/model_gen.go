@@ -23,8 +23,11 @@ type CustomerChanged struct {
 	// carries.
 	EventID UUID
 
-	// changeType: SNAPSHOT: read during the initial full load of the company. CREATED: first seen
-	// after the initial load. UPDATED: a newer version of a customer already published.
+	// changeType: One rule for every event: UPDATED exactly when previousVersion is set, i.e.
+	// covacdc published an earlier version of this customer (even one read earlier in the same
+	// initial load). Otherwise this is the customer's first event: SNAPSHOT while the company's
+	// initial full load is running (its first complete scan has not committed yet), CREATED after
+	// it.
 	ChangeType ChangeType
 
 	// companyId: Cova company id (from the onboarding package) the customer belongs to.
@@ -37,8 +40,8 @@ type CustomerChanged struct {
 	// version: Cova's revision number of the customer (customer.Version); it only grows.
 	Version int64
 
-	// previousVersion: The version covacdc published before this one for the same customer, or null
-	// when none was (SNAPSHOT and CREATED events).
+	// previousVersion: The version covacdc published before this one for the same customer. Null
+	// exactly for the customer's first event (SNAPSHOT or CREATED), set on every UPDATED event.
 	PreviousVersion *int64
 
 	// lastModifiedDateUtc: customer.LastModifiedDateUtc as an instant, in microseconds since the

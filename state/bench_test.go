@@ -60,6 +60,24 @@ func BenchmarkIndexBytesPerCustomer(b *testing.B) {
 	b.ReportMetric(perCustomer, "bytes/customer")
 }
 
+// BenchmarkIndexBytesPerDeadLetter reports the heap the index holds per
+// remembered dead letter (a 16-byte hash in a set), the cost README states.
+func BenchmarkIndexBytesPerDeadLetter(b *testing.B) {
+	n := benchCustomers(b)
+	var perDeadLetter float64
+	for b.Loop() {
+		before := heapInUse()
+		x := NewIndex()
+		for i := range n {
+			x.AddDeadLetter(1, benchID(i))
+		}
+		after := heapInUse()
+		perDeadLetter = float64(after-before) / float64(n)
+		runtime.KeepAlive(x)
+	}
+	b.ReportMetric(perDeadLetter, "bytes/dead-letter")
+}
+
 // BenchmarkRestore reads a state topic of benchCustomers version records (one
 // partition, as the default state topic) and rebuilds the index (target for
 // 1,000,000 on kfake: under 3 s). Filling the topic is not timed.

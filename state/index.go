@@ -10,12 +10,14 @@ import (
 // cursor. A customer costs a 16-byte id and an 8-byte Version in a map keyed by
 // value (no strings, no boxed values).
 //
-// An Index is not safe for concurrent use: its owner (the publisher) serialises
-// access. It only ever moves a customer's Version forward.
+// Reads of an Index may run at once; a write must exclude every other read
+// and write (the publisher holds a lock for it). It only ever moves a
+// customer's Version forward.
 type Index struct {
 	companies map[int64]*company
-	// last caches the company of the previous record: a restore reads long runs
-	// of one company's keys.
+	// last caches the company of the previous write: a restore writes long
+	// runs of one company's keys. Only writes set it, so that reads write
+	// nothing.
 	last *company
 }
 
@@ -32,15 +34,18 @@ func NewIndex() *Index {
 	return &Index{companies: make(map[int64]*company)}
 }
 
-func (x *Index) company(id int64, create bool) *company {
-	if x.last != nil && x.last.id == id {
-		return x.last
+// company returns the company's entry, or nil. It writes nothing.
+func (x *Index) company(id int64) *company {
+	if c := x.last; c != nil && c.id == id {
+		return c
 	}
-	c := x.companies[id]
+	return x.companies[id]
+}
+
+// write returns the company's entry, made when missing, for a write.
+func (x *Index) write(id int64) *company {
+	c := x.company(id)
 	if c == nil {
-		if !create {
-			return nil
-		}
 		c = &company{id: id, versions: make(map[[16]byte]int64)}
 		x.companies[id] = c
 	}
@@ -50,7 +55,7 @@ func (x *Index) company(id int64, create bool) *company {
 
 // Version returns the last published Version of a customer.
 func (x *Index) Version(companyID int64, id [16]byte) (int64, bool) {
-	c := x.company(companyID, false)
+	c := x.company(companyID)
 	if c == nil {
 		return 0, false
 	}
@@ -61,7 +66,7 @@ func (x *Index) Version(companyID int64, id [16]byte) (int64, bool) {
 // SetVersion records a published Version; an older one than the recorded one is
 // ignored, so a customer never moves backwards.
 func (x *Index) SetVersion(companyID int64, id [16]byte, version int64) {
-	c := x.company(companyID, true)
+	c := x.write(companyID)
 	if old, ok := c.versions[id]; !ok || version > old {
 		c.versions[id] = version
 	}
@@ -69,7 +74,7 @@ func (x *Index) SetVersion(companyID int64, id [16]byte, version int64) {
 
 // Cursor returns the company's cursor; false when no scan of it has completed.
 func (x *Index) Cursor(companyID int64) (Cursor, bool) {
-	c := x.company(companyID, false)
+	c := x.company(companyID)
 	if c == nil {
 		return Cursor{}, false
 	}
@@ -78,14 +83,14 @@ func (x *Index) Cursor(companyID int64) (Cursor, bool) {
 
 // SetCursor records the company's cursor.
 func (x *Index) SetCursor(companyID int64, cur Cursor) {
-	c := x.company(companyID, true)
+	c := x.write(companyID)
 	c.cursor, c.hasCursor = cur, true
 }
 
 // HasDeadLetter reports whether the dead letter identified by hash was already
 // published for the company.
 func (x *Index) HasDeadLetter(companyID int64, hash [16]byte) bool {
-	c := x.company(companyID, false)
+	c := x.company(companyID)
 	if c == nil || c.deadLetters == nil {
 		return false
 	}
@@ -95,7 +100,7 @@ func (x *Index) HasDeadLetter(companyID int64, hash [16]byte) bool {
 
 // AddDeadLetter records a published dead letter.
 func (x *Index) AddDeadLetter(companyID int64, hash [16]byte) {
-	c := x.company(companyID, true)
+	c := x.write(companyID)
 	if c.deadLetters == nil {
 		c.deadLetters = make(map[[16]byte]struct{})
 	}
@@ -104,7 +109,7 @@ func (x *Index) AddDeadLetter(companyID int64, hash [16]byte) {
 
 // Tracked returns how many customers of the company have a published Version.
 func (x *Index) Tracked(companyID int64) int {
-	c := x.company(companyID, false)
+	c := x.company(companyID)
 	if c == nil {
 		return 0
 	}
@@ -146,7 +151,7 @@ func (x *Index) Apply(key, value []byte) error {
 			return err
 		}
 		if value == nil {
-			if c := x.company(companyID, false); c != nil {
+			if c := x.company(companyID); c != nil {
 				delete(c.versions, id)
 			}
 			return nil
@@ -165,7 +170,7 @@ func (x *Index) Apply(key, value []byte) error {
 			return badRecord(key, "trailing bytes after the company id")
 		}
 		if value == nil {
-			if c := x.company(companyID, false); c != nil {
+			if c := x.company(companyID); c != nil {
 				c.cursor, c.hasCursor = Cursor{}, false
 			}
 			return nil
@@ -183,7 +188,7 @@ func (x *Index) Apply(key, value []byte) error {
 			return err
 		}
 		if value == nil {
-			if c := x.company(companyID, false); c != nil && c.deadLetters != nil {
+			if c := x.company(companyID); c != nil && c.deadLetters != nil {
 				delete(c.deadLetters, hash)
 			}
 			return nil

@@ -102,12 +102,22 @@ func IsMarker(key []byte) bool {
 	return len(key) >= len(markerPrefix) && string(key[:len(markerPrefix)]) == markerPrefix
 }
 
+// badRecord is an ErrBadRecord naming the record's key (its first 80 bytes)
+// and why it cannot be read.
 func badRecord(key []byte, why string) error {
-	k := key
-	if len(k) > 80 {
-		k = k[:80]
+	return fmt.Errorf("%w: key %q: %s", ErrBadRecord, shortKey(key), why)
+}
+
+// badRecordCause is badRecord for an error that says why: it wraps it too.
+func badRecordCause(key []byte, why string, cause error) error {
+	return fmt.Errorf("%w: key %q: %s: %w", ErrBadRecord, shortKey(key), why, cause)
+}
+
+func shortKey(key []byte) []byte {
+	if len(key) > 80 {
+		return key[:80]
 	}
-	return fmt.Errorf("%w: key %q: %s", ErrBadRecord, k, why)
+	return key
 }
 
 // parseCompanyAndHex parses "<companyId>/<32 hex>" (the key after its prefix).
@@ -167,7 +177,7 @@ func parseVersionValue(key, value []byte) (int64, error) {
 func parseCursorValue(key, value []byte) (Cursor, error) {
 	var j cursorJSON
 	if err := json.Unmarshal(value, &j); err != nil {
-		return Cursor{}, badRecord(key, "cursor is not JSON: "+err.Error())
+		return Cursor{}, badRecordCause(key, "cursor is not JSON", err)
 	}
 	if j.Format != FormatVersion {
 		return Cursor{}, badRecord(key, fmt.Sprintf("cursor format %d (this covacdc reads %d)", j.Format, FormatVersion))

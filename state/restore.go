@@ -141,9 +141,13 @@ func restore(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*
 			return nil, stats, ferr
 		}
 		seen := false
+		// applyErr is the first unreadable record of this fetch: the other
+		// partitions of the fetch are not read once it is set, so none of
+		// their records can hide it.
+		var applyErr error
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			pr := parts[fp.Partition]
-			if pr == nil || pr.done {
+			if applyErr != nil || pr == nil || pr.done {
 				return
 			}
 			for _, r := range fp.Records {
@@ -164,8 +168,8 @@ func restore(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*
 						pr.done = true
 						break
 					}
-				} else if err = idx.Apply(r.Key, r.Value); err != nil {
-					err = fmt.Errorf("state: restore %s partition %d offset %d: %w", topic, fp.Partition, r.Offset, err)
+				} else if err := idx.Apply(r.Key, r.Value); err != nil {
+					applyErr = fmt.Errorf("state: restore %s partition %d offset %d: %w", topic, fp.Partition, r.Offset, err)
 					return
 				}
 				stats.Records++
@@ -178,8 +182,8 @@ func restore(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*
 				remaining--
 			}
 		})
-		if err != nil {
-			return nil, stats, err
+		if applyErr != nil {
+			return nil, stats, applyErr
 		}
 		if seen {
 			lastRecord = time.Now()
@@ -198,7 +202,7 @@ func listErr(topic string, lo kadm.ListedOffsets) error {
 	for _, o := range lo[topic] {
 		if o.Err != nil {
 			if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
-				return fmt.Errorf("%w: %q", ErrNoTopic, topic)
+				return fmt.Errorf("%w: %q: %w", ErrNoTopic, topic, o.Err)
 			}
 			return fmt.Errorf("state: listing offsets of %s partition %d: %w", topic, o.Partition, o.Err)
 		}

@@ -69,14 +69,133 @@ func (e *NotCompactedError) Error() string {
 // Is makes errors.Is(err, ErrNotCompacted) true.
 func (e *NotCompactedError) Is(target error) bool { return target == ErrNotCompacted }
 
-// EnsureTopic creates the state topic with cleanup.policy=compact when it is
-// missing, refuses an existing one that is not compacted (*NotCompactedError),
-// and returns its partition count.
+// EnsureTopic describes the state topic and returns its partition count,
+// refusing one that is not compacted (*NotCompactedError). Only a missing topic
+// is created, with cleanup.policy=compact: a principal without CREATE runs
+// against a topic an administrator made. It needs DESCRIBE and
+// DESCRIBE_CONFIGS on the topic, and CREATE only when it is missing.
 func EnsureTopic(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (int32, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return 0, err
 	}
+	parts, err := DescribeTopic(ctx, adm, cfg.Topic)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		var created bool
+		if created, err = create(ctx, adm, cfg); created {
+			return cfg.Partitions, nil
+		}
+		if err == nil || IsCreateRefused(err) {
+			// It exists (another instance or an administrator made it an
+			// instant ago), or Kafka refused to create it, which it says
+			// before it looks: a topic that shows up now is there.
+			if n, aerr := AwaitTopic(ctx, adm, cfg.Topic, awaitFor(err)); aerr == nil || err == nil {
+				parts, err = n, aerr
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return 0, fmt.Errorf("state: topic %q: %w", cfg.Topic, err)
+	case err != nil:
+		return 0, fmt.Errorf("state: %w", err)
+	}
+	var policy string
+	err = whileUnknown(ctx, awaitExisting, func() (err error) {
+		policy, err = cleanupPolicy(ctx, adm, cfg.Topic)
+		return err
+	})
+	switch {
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		return 0, fmt.Errorf("state: not allowed to read the configuration of topic %q (its cleanup.policy): "+
+			"grant DESCRIBE_CONFIGS on it (README: Security): %w", cfg.Topic, err)
+	case err != nil:
+		return 0, fmt.Errorf("state: describing topic %q: %w", cfg.Topic, err)
+	}
+	if strings.ReplaceAll(policy, " ", "") != "compact" {
+		return 0, &NotCompactedError{Topic: cfg.Topic, Policy: policy}
+	}
+	return parts, nil
+}
+
+// AwaitTopic is DescribeTopic retried for up to about limit while the topic
+// is unknown: a topic created an instant ago, by another instance or an
+// administrator, may not be in every broker's metadata yet.
+func AwaitTopic(ctx context.Context, adm *kadm.Client, topic string, limit time.Duration) (int32, error) {
+	var parts int32
+	err := whileUnknown(ctx, limit, func() (err error) {
+		parts, err = DescribeTopic(ctx, adm, topic)
+		return err
+	})
+	return parts, err
+}
+
+// AwaitRefused is how long to wait for a topic to show in the metadata after
+// Kafka refused to create it, which says nothing about whether it exists: a
+// missing topic is an error only this much later.
+const AwaitRefused = 1500 * time.Millisecond
+
+// awaitExisting is how long to wait for a topic to show in the metadata after
+// a creation said it exists.
+const awaitExisting = 6 * time.Second
+
+func awaitFor(createErr error) time.Duration {
+	if createErr != nil {
+		return AwaitRefused
+	}
+	return awaitExisting
+}
+
+// IsCreateRefused reports whether err says the principal may not create a
+// topic (CREATE on the topic or on the cluster).
+func IsCreateRefused(err error) bool {
+	return errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed)
+}
+
+// whileUnknown calls fn until it returns anything but
+// kerr.UnknownTopicOrPartition, or about limit has passed: a topic created an
+// instant ago (by another instance, or an operator) may not have reached every
+// broker's metadata yet.
+func whileUnknown(ctx context.Context, limit time.Duration, fn func() error) error {
+	deadline := time.Now().Add(limit)
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		err := fn()
+		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(wait, time.Until(deadline)+time.Millisecond)):
+		}
+	}
+}
+
+// DescribeTopic returns the partition count of topic, asked of the cluster
+// rather than of the client's metadata cache (which would keep calling a topic
+// created a moment ago missing for seconds). A missing topic is
+// kerr.UnknownTopicOrPartition, unwrapped; a topic the principal may not
+// describe is an error naming the DESCRIBE ACL.
+func DescribeTopic(ctx context.Context, adm *kadm.Client, topic string) (int32, error) {
+	tds, err := adm.ListTopics(kadm.WithAuthorizedOps(ctx), topic)
+	td, ok := tds[topic]
+	switch {
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(td.Err, kerr.TopicAuthorizationFailed):
+		return 0, fmt.Errorf("not allowed to describe topic %q: the principal covacdc connects as has no ACL on it "+
+			"(DESCRIBE, which READ and WRITE imply): grant what README: Security lists: %w", topic, kerr.TopicAuthorizationFailed)
+	case err != nil:
+		return 0, fmt.Errorf("reading metadata of %q: %w", topic, err)
+	case !ok, errors.Is(td.Err, kerr.UnknownTopicOrPartition):
+		return 0, kerr.UnknownTopicOrPartition
+	case td.Err != nil:
+		return 0, fmt.Errorf("reading metadata of %q: %w", topic, td.Err)
+	}
+	return int32(len(td.Partitions)), nil
+}
+
+// create creates the compacted state topic; false without an error means it
+// already existed.
+func create(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (bool, error) {
 	configs := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 	if cfg.MinInsyncReplicas > 0 {
 		configs["min.insync.replicas"] = kadm.StringPtr(strconv.Itoa(cfg.MinInsyncReplicas))
@@ -87,41 +206,15 @@ func EnsureTopic(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (int32,
 	}
 	switch {
 	case err == nil:
-		return cfg.Partitions, nil
+		return true, nil
 	case errors.Is(err, kerr.TopicAlreadyExists):
-	default:
-		return 0, fmt.Errorf("state: creating topic %q: %w", cfg.Topic, err)
+		return false, nil
+	case IsCreateRefused(err):
+		return false, fmt.Errorf("topic %q does not exist and covacdc may not create it: "+
+			"the principal it connects as lacks CREATE on the topic (or on the cluster); have an administrator create it "+
+			"with cleanup.policy=compact, or grant CREATE (README: Security): %w", cfg.Topic, err)
 	}
-
-	// A topic created an instant ago (by another instance, or an operator) may
-	// not have reached every broker's metadata yet: retry briefly.
-	var policy string
-	for wait := 50 * time.Millisecond; ; wait *= 2 {
-		policy, err = cleanupPolicy(ctx, adm, cfg.Topic)
-		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) || wait > 5*time.Second {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-	if err != nil {
-		return 0, fmt.Errorf("state: describing topic %q: %w", cfg.Topic, err)
-	}
-	if strings.ReplaceAll(policy, " ", "") != "compact" {
-		return 0, &NotCompactedError{Topic: cfg.Topic, Policy: policy}
-	}
-	tds, err := adm.ListTopics(ctx, cfg.Topic)
-	if err != nil {
-		return 0, fmt.Errorf("state: reading metadata of %q: %w", cfg.Topic, err)
-	}
-	td := tds[cfg.Topic]
-	if td.Err != nil {
-		return 0, fmt.Errorf("state: reading metadata of %q: %w", cfg.Topic, td.Err)
-	}
-	return int32(len(td.Partitions)), nil
+	return false, fmt.Errorf("creating topic %q: %w", cfg.Topic, err)
 }
 
 // cleanupPolicy returns the topic's cleanup.policy.

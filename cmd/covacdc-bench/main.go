@@ -12,7 +12,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/covacdc-bench [-scenarios load,memory,restore,steady,ratelimit,freshness] [-runs 3] [-quick]
+//	go run ./cmd/covacdc-bench [-scenarios load,memory,restore,steady,ratelimit,shifting,companies,freshness] [-runs 3] [-quick]
 package main
 
 import (

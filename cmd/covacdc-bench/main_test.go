@@ -42,7 +42,10 @@ func TestQuickReport(t *testing.T) {
 		"== memory: one unpaged response", "covacdc peak RSS",
 		"== restore: startup on a full state topic", "process start to state restored",
 		"== steady: 3 companies, nothing changing", "requests per company per poll interval (max over companies)",
-		"== ratelimit: 1 company(ies) of 1200", "== ratelimit: 4 company(ies) of 300", "429s received",
+		"== ratelimit: 1 company(ies) of 1200, latency 20ms", "== ratelimit: 4 company(ies) of 300, latency 20ms", "429s received",
+		"peak requests in flight (simulator)", "requests / pages",
+		"== shifting: 1 company(ies) of 1200, latency 20ms", "pages read again (the scans' rereads)",
+		"== companies: 5 companies of 20", "target covacdc peak RSS <= 100: ",
 		"== freshness: trickle of changes", "p99 LastModifiedDateUtc to read (committed)",
 		"target customers/s (process start to last commit) >= 15000: ",
 		"verified: 2000 events, 2000 customers, every version as the simulator served it, no duplicates",
@@ -88,6 +91,9 @@ func TestQuickReport(t *testing.T) {
 		{"restore", "process start to state restored"},
 		{"steady", "idle scans measured (all companies)"},
 		{"ratelimit: 1", "Cova requests (covacdc)"},
+		{"ratelimit: 1", "peak requests in flight (simulator)"},
+		{"shifting: 1", "Cova requests (covacdc)"},
+		{"companies", "covacdc peak RSS"},
 		{"freshness", "events measured"},
 	} {
 		if v := figure(c.section, c.name); !(v > 0) {
@@ -107,6 +113,10 @@ func TestQuickReport(t *testing.T) {
 	if sim, cv := figure("ratelimit: 1", "CustomerFull requests (simulator)"), figure("ratelimit: 1", "Cova requests (covacdc)"); sim != cv {
 		t.Errorf("ratelimit: simulator answered %v CustomerFull requests, covacdc counted %v", sim, cv)
 	}
+	// Five companies of 20 customers: one page each.
+	if v := figure("companies", "requests / pages"); v < 1 {
+		t.Errorf("companies: %v requests per page, want at least 1", v)
+	}
 }
 
 func TestParseConfig(t *testing.T) {
@@ -117,6 +127,8 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"-scenarios", "load,bogus"}, `unknown "bogus"`},
 		{[]string{"-runs", "0"}, "-runs"},
 		{[]string{"-rate-companies", "1,x"}, "-rate-companies"},
+		{[]string{"-rate-latency", "1s,x"}, "-rate-latency"},
+		{[]string{"-companies", "0"}, "-companies"},
 		{[]string{"extra"}, "unexpected arguments"},
 	} {
 		_, err := parseConfig(tc.args, &bytes.Buffer{})

@@ -23,6 +23,7 @@ type config struct {
 	LongRuns  int // runs of the scenarios that take minutes (memory, ratelimit)
 	Quick     bool
 	Covacdc   string   // prebuilt covacdc binary; empty: go build ./cmd/covacdc
+	Simulator string   // binary for `covacdc simulate`; empty: the covacdc binary
 	RunArgs   []string // extra `covacdc run` flags for every run
 	JSONOut   string
 	Seed      int64
@@ -38,17 +39,24 @@ type config struct {
 
 	RateCustomers int
 	RateCompanies []int
-	RateLatency   time.Duration
-	RateJitter    time.Duration
+	RateLatencies []time.Duration
+	RateJitter    float64 // of the latency
 	RateSimLimit  int
 	RateRPM       int
+
+	ShiftModify    int             // scenario shifting: simulate --modify-per-page
+	ShiftLatencies []time.Duration // scenario shifting: its latencies
+
+	CompanyCounts    []int // scenario companies
+	CompanyCustomers int
 
 	FreshCustomers int
 	FreshTrickle   float64
 	FreshFor       time.Duration
+	FreshLatency   time.Duration
 }
 
-var allScenarios = []string{"load", "memory", "restore", "steady", "ratelimit", "freshness"}
+var allScenarios = []string{"load", "memory", "restore", "steady", "ratelimit", "shifting", "companies", "freshness"}
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
 	var c config
@@ -59,6 +67,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.LongRuns, "long-runs", 1, "Runs of the long scenarios (memory, ratelimit).")
 	fs.BoolVar(&c.Quick, "quick", false, "Tiny sizes and short waits: checks that every scenario works, in seconds. Its figures mean nothing.")
 	fs.StringVar(&c.Covacdc, "covacdc", "", "Path of a covacdc binary to use instead of building ./cmd/covacdc.")
+	fs.StringVar(&c.Simulator, "simulator", "", "Path of the covacdc binary whose `covacdc simulate` serves Cova (default: the covacdc binary), to run an older covacdc against today's simulator.")
 	runArgs := fs.String("run-args", "", "Extra `covacdc run` flags, space-separated, added to every run (e.g. \"--fetch-ahead 8\").")
 	fs.StringVar(&c.JSONOut, "json", "", "Also write every run's figures as JSON to this file.")
 	fs.Int64Var(&c.Seed, "seed", 1, "Seed of the simulated data.")
@@ -69,15 +78,20 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.SteadyCustomers, "steady-customers", 100, "steady: customers per company.")
 	fs.DurationVar(&c.PollInterval, "poll-interval", 5*time.Second, "steady, freshness: covacdc --poll-interval.")
 	fs.IntVar(&c.SteadyPolls, "steady-polls", 12, "steady: idle poll intervals measured after the initial load.")
-	fs.IntVar(&c.RateCustomers, "rate-customers", 200_000, "ratelimit: customers in all, split evenly over the companies.")
-	rateCompanies := fs.String("rate-companies", "1,4", "ratelimit: company counts to run, comma-separated.")
-	fs.DurationVar(&c.RateLatency, "rate-latency", 250*time.Millisecond, "ratelimit, freshness: simulator --latency.")
-	fs.DurationVar(&c.RateJitter, "rate-latency-jitter", 0, "ratelimit, freshness: simulator --latency-jitter.")
-	fs.IntVar(&c.RateSimLimit, "rate-sim-limit", 1000, "ratelimit, freshness: simulator --rate-limit-per-minute.")
-	fs.IntVar(&c.RateRPM, "rate-requests-per-minute", 900, "ratelimit, freshness: covacdc --requests-per-minute.")
+	fs.IntVar(&c.RateCustomers, "rate-customers", 200_000, "ratelimit, shifting: customers in all, split evenly over the companies.")
+	rateCompanies := fs.String("rate-companies", "1,4", "ratelimit, shifting: company counts to run, comma-separated.")
+	rateLatencies := fs.String("rate-latency", "100ms,250ms,1s,2s", "ratelimit: simulator --latency of each cell, comma-separated.")
+	fs.Float64Var(&c.RateJitter, "rate-jitter", 0.5, "ratelimit, shifting, freshness: simulator --latency-jitter, as a fraction of the latency.")
+	fs.IntVar(&c.RateSimLimit, "rate-sim-limit", 1000, "ratelimit, shifting, freshness: simulator --rate-limit-per-minute.")
+	fs.IntVar(&c.RateRPM, "rate-requests-per-minute", 900, "ratelimit, shifting, freshness: covacdc --requests-per-minute.")
+	fs.IntVar(&c.ShiftModify, "shift-modify", 1, "shifting: simulator --modify-per-page, with --order modified.")
+	shiftLatencies := fs.String("shift-latency", "250ms,2s", "shifting: simulator --latency of each cell, comma-separated.")
+	companyCounts := fs.String("companies", "50,500,5000", "companies: company counts of the initial loads, comma-separated.")
+	fs.IntVar(&c.CompanyCustomers, "company-customers", 100, "companies: customers of each company.")
 	fs.IntVar(&c.FreshCustomers, "fresh-customers", 10_000, "freshness: customers of the one company.")
 	fs.Float64Var(&c.FreshTrickle, "fresh-trickle", 2, "freshness: simulator --trickle (changes per second).")
 	fs.DurationVar(&c.FreshFor, "fresh-for", 60*time.Second, "freshness: how long changes are measured after the initial load.")
+	fs.DurationVar(&c.FreshLatency, "fresh-latency", 250*time.Millisecond, "freshness: simulator --latency.")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -100,7 +114,11 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		quick("poll-interval", func() { c.PollInterval = time.Second })
 		quick("steady-polls", func() { c.SteadyPolls = 2 })
 		quick("rate-customers", func() { c.RateCustomers = 1200 })
-		quick("rate-latency", func() { c.RateLatency = 20 * time.Millisecond })
+		quick("rate-latency", func() { *rateLatencies = "20ms" })
+		quick("shift-latency", func() { *shiftLatencies = "20ms" })
+		quick("companies", func() { *companyCounts = "5" })
+		quick("company-customers", func() { c.CompanyCustomers = 20 })
+		quick("fresh-latency", func() { c.FreshLatency = 20 * time.Millisecond })
 		quick("fresh-customers", func() { c.FreshCustomers = 200 })
 		quick("fresh-trickle", func() { c.FreshTrickle = 5 })
 		quick("fresh-for", func() { c.FreshFor = 3 * time.Second })
@@ -119,23 +137,55 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		}
 		c.Scenarios = append(c.Scenarios, s)
 	}
-	for _, s := range strings.Split(*rateCompanies, ",") {
-		var n int
-		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n < 1 {
-			return c, fmt.Errorf("-rate-companies: want positive integers, got %q", *rateCompanies)
-		}
-		c.RateCompanies = append(c.RateCompanies, n)
+	var err error
+	if c.RateCompanies, err = positiveInts("rate-companies", *rateCompanies); err != nil {
+		return c, err
+	}
+	if c.CompanyCounts, err = positiveInts("companies", *companyCounts); err != nil {
+		return c, err
+	}
+	if c.RateLatencies, err = durations("rate-latency", *rateLatencies); err != nil {
+		return c, err
+	}
+	if c.ShiftLatencies, err = durations("shift-latency", *shiftLatencies); err != nil {
+		return c, err
 	}
 	c.RunArgs = strings.Fields(*runArgs)
 	switch {
 	case c.Runs < 1 || c.LongRuns < 1:
 		return c, errors.New("-runs and -long-runs: must be at least 1")
-	case c.LoadCustomers < 1 || c.MemoryCustomers < 1 || c.SteadyCustomers < 1 || c.RateCustomers < 1 || c.FreshCustomers < 1:
+	case c.LoadCustomers < 1 || c.MemoryCustomers < 1 || c.SteadyCustomers < 1 || c.RateCustomers < 1 || c.FreshCustomers < 1 || c.CompanyCustomers < 1:
 		return c, errors.New("customer counts must be at least 1")
 	case c.SteadyCompanies < 1 || c.SteadyPolls < 1 || c.PollInterval <= 0:
 		return c, errors.New("-steady-companies, -steady-polls and -poll-interval must be positive")
 	}
 	return c, nil
+}
+
+// positiveInts reads a comma-separated list of positive integers.
+func positiveInts(flagName, v string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(v, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n < 1 {
+			return nil, fmt.Errorf("-%s: want positive integers, got %q", flagName, v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// durations reads a comma-separated list of positive durations.
+func durations(flagName, v string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, s := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("-%s: want positive durations, got %q", flagName, v)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // run parses the flags, runs the chosen scenarios and prints the report to stdout;
@@ -170,6 +220,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(dir)
 		b.tmp = dir
 	}
+	if b.simBin = cfg.Simulator; b.simBin == "" {
+		b.simBin = b.bin
+	}
 	b.report.Machine = machine()
 	b.report.Kafka = "kfake (in the bench process)"
 	if brokers := os.Getenv("KAFKA_BROKERS"); brokers != "" {
@@ -194,6 +247,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			err = b.scenarioSteady(ctx)
 		case "ratelimit":
 			err = b.scenarioRateLimit(ctx)
+		case "shifting":
+			err = b.scenarioShifting(ctx)
+		case "companies":
+			err = b.scenarioCompanies(ctx)
 		case "freshness":
 			err = b.scenarioFreshness(ctx)
 		}
@@ -221,6 +278,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type bench struct {
 	cfg      config
 	bin      string
+	simBin   string // for covacdc simulate
 	tmp      string
 	progress io.Writer
 	report   *report

@@ -217,8 +217,8 @@ func must(d time.Duration, err error) time.Duration {
 func (b *bench) scenarioFreshness(ctx context.Context) error {
 	c := b.cfg
 	s := b.report.section("freshness: trickle of changes",
-		fmt.Sprintf("1 company of %d, simulate --trickle %g --latency %s --rate-limit-per-minute %d; covacdc --poll-interval %s --requests-per-minute %d; changes measured for %s after the initial load",
-			c.FreshCustomers, c.FreshTrickle, c.RateLatency, c.RateSimLimit, c.PollInterval, c.RateRPM, c.FreshFor))
+		fmt.Sprintf("1 company of %d, simulate --trickle %g --latency %s --latency-jitter %s --rate-limit-per-minute %d; covacdc --poll-interval %s --requests-per-minute %d; changes measured for %s after the initial load",
+			c.FreshCustomers, c.FreshTrickle, c.FreshLatency, c.freshJitter(), c.RateSimLimit, c.PollInterval, c.RateRPM, c.FreshFor))
 	for i := range c.Runs {
 		if err := b.freshRun(ctx, s, i); err != nil {
 			return err
@@ -237,7 +237,7 @@ func (b *bench) freshRun(ctx context.Context, s *section, run int) error {
 	}
 	defer k.close()
 	sim, err := b.startSimulator(ctx, c.FreshCustomers, 1, "--trickle", strconv.FormatFloat(c.FreshTrickle, 'g', -1, 64),
-		"--latency", c.RateLatency.String(), "--latency-jitter", c.RateJitter.String(), "--rate-limit-per-minute", strconv.Itoa(c.RateSimLimit))
+		"--latency", c.FreshLatency.String(), "--latency-jitter", c.freshJitter().String(), "--rate-limit-per-minute", strconv.Itoa(c.RateSimLimit))
 	if err != nil {
 		return err
 	}
@@ -314,6 +314,11 @@ func (b *bench) freshRun(ctx context.Context, s *section, run int) error {
 		s.note("run %d: covacdc logged %d ERROR lines, first: %s", run+1, len(errs), errs[0])
 	}
 	return nil
+}
+
+// freshJitter is the freshness scenario's simulate --latency-jitter.
+func (c config) freshJitter() time.Duration {
+	return time.Duration(float64(c.FreshLatency) * c.RateJitter)
 }
 
 // quantile of sorted values, nearest rank.

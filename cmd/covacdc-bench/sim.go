@@ -30,7 +30,7 @@ func (b *bench) startSimulator(ctx context.Context, customers, companies int, ar
 		"--customers", strconv.Itoa(customers), "--companies", strconv.Itoa(companies),
 		"--seed", strconv.FormatInt(b.cfg.Seed, 10), "--trickle", "0"}, args...)
 	urls := make(chan [2]string, 1)
-	c, err := startChild("covacdc simulate", b.bin, all, func(line string) {
+	c, err := startChild("covacdc simulate", b.simBin, all, func(line string) {
 		f := strings.Fields(line)
 		if len(f) >= 4 && f[0] == "--cova-base-url" && f[2] == "--cova-token-url" {
 			select {
@@ -64,6 +64,9 @@ type simStats struct {
 	TokenRequests        int
 	CustomerFullRequests int
 	RowsServed           int
+	Status429            int
+	MaxInFlight          int // the most CustomerFull requests answered at once
+	Abandoned            int // requests whose client went away during their latency
 }
 
 // stopSimulator stops it and returns its own counts of what it answered.
@@ -80,6 +83,9 @@ func (s *simulator) stopSimulator() (simStats, error) {
 		TokenRequests:        int(l.num("token_requests")),
 		CustomerFullRequests: int(l.num("customerfull_requests")),
 		RowsServed:           int(l.num("rows_served")),
+		Status429:            int(l.num("status_429")),
+		MaxInFlight:          int(l.num("max_in_flight")),
+		Abandoned:            int(l.num("abandoned")),
 	}, nil
 }
 

@@ -232,7 +232,9 @@ type runFlags struct {
 	StateMinISR       int
 	MaxEventsPerTxn   int
 	AllowNewState     bool
+	AllowMixed        bool
 	Compression       string
+	MaxDeadLetters    int
 }
 
 func runCommand(f *runFlags) *command {
@@ -249,10 +251,10 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.PasswordFile, "cova-password-file", "", "File holding the Cova API password (a mounted secret, at most 64 KiB); trailing newline ignored.")
 	c.String(&f.Topic, "topic", defaultTopic, "Kafka topic of CustomerChanged events.")
 	c.String(&f.StateTopic, "state-topic", defaultStateTopic, "Compacted Kafka topic of cursors and published versions.")
-	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records Cova sent that could not be decoded.")
+	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records that cannot be published: undecodable, with an implausible Version, or too large for the events topic.")
 	c.String(&f.TransactionalID, "transactional-id", defaultTransactionalID, "Kafka transactional id; a second instance with the same id fences the first.")
 	c.Int(&f.PageSize, "page-size", 100, "Customers per CustomerFull request ($top), 2 to 100.")
-	c.Int(&f.PageOverlap, "page-overlap", 0, "Rows each page re-reads from the previous page's tail, to prove no row was skipped while Cova's result shifted; 0: 10, or page size - 1 when smaller.")
+	c.Int(&f.PageOverlap, "page-overlap", 0, "Rows each page re-reads from the previous page's tail at the start of a scan, to prove no row was skipped while Cova's result shifted; a scan that sees a shift widens it for the rest of the scan. 0: 1.")
 	c.Duration(&f.Lookback, "lookback", 2*time.Minute, "How far before a scan's start the next scan begins, to catch rows Cova makes visible late.")
 	c.Duration(&f.PollInterval, "poll-interval", 30*time.Second, "Time between the starts of two scans of a company.")
 	c.String(&f.StartFrom, "start-from", "", "Cursor of a company with no state: empty or \"beginning\" (a full initial load), \"now\", or an RFC 3339 time in the past (a later one is refused: it would skip the changes until then).")
@@ -262,8 +264,8 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.LogFormat, "log-format", "json", "Log format: json or text.")
 	c.String(&f.LogLevel, "log-level", "info", "Log level: debug, info, warn or error.")
 	c.Int(&f.RequestsPerMinute, "requests-per-minute", 600, "Budget of Cova requests per minute for the whole process, all companies together.")
-	c.Int(&f.MaxInFlight, "max-in-flight", 4, "Most Cova requests in flight at once for the whole process.")
-	c.Int(&f.FetchAhead, "fetch-ahead", 4, "Pages of one scan requested at once while earlier pages are published (1: one page at a time).")
+	c.Int(&f.MaxInFlight, "max-in-flight", 64, "Most Cova requests in flight at once for the whole process: a safety cap. How many are in flight follows the budget and Cova's latency (the budget's rate times the latency, with a margin), shared by the companies with pages to read.")
+	c.Int(&f.FetchAhead, "fetch-ahead", 0, "Most pages of one scan requested at once while earlier pages are published; 0: no cap but the scan's share of the requests in flight (1: one page at a time).")
 	c.Duration(&f.RequestTimeout, "request-timeout", 60*time.Second, "Time limit of one Cova request, body included.")
 	c.Int(&f.Partitions, "partitions", 6, "Partitions of the events and dead-letter topics when covacdc creates them.")
 	c.Int(&f.ReplicationFactor, "replication-factor", -1, "Replication factor of the events and dead-letter topics when created; -1: the broker's default.")
@@ -271,8 +273,10 @@ func runCommand(f *runFlags) *command {
 	c.Int(&f.StateRF, "state-replication-factor", -1, "Replication factor of the state topic when created; -1: the broker's default.")
 	c.Int(&f.StateMinISR, "state-min-insync-replicas", 0, "min.insync.replicas of the state topic when created; 0: the broker's default.")
 	c.Int(&f.MaxEventsPerTxn, "max-events-per-transaction", 2000, "Most events in one Kafka transaction; a scan spans several when larger.")
+	c.Int(&f.MaxDeadLetters, "max-dead-letters-per-scan", 10000, "Most dead letters one scan may meet (records that cannot be published, already dead-lettered ones included); past it the scan fails and the company's cursor stays.")
 	c.String(&f.Compression, "compression", "snappy", "Compression of the record batches covacdc produces: "+strings.Join(publisher.CompressionNames(), ", ")+".")
 	c.Bool(&f.AllowNewState, "allow-new-state-topic", false, "Create a missing state topic even though the events topic already has events, publishing every customer again (a deliberate resync, or a new instance sharing the events topic). Without it covacdc refuses to start.")
+	c.Bool(&f.AllowMixed, "allow-mixed-encodings", false, "Publish even though the last events on --topic are in the other encoding (with or without --schema-registry-url); without it covacdc refuses to start. Set it once every consumer of the topic reads both.")
 	return c
 }
 
@@ -382,13 +386,14 @@ func (f *runFlags) validate() (runConfig, error) {
 	}{
 		{"requests-per-minute", f.RequestsPerMinute, 1, 100000, false},
 		{"max-in-flight", f.MaxInFlight, 1, 1000, false},
-		{"fetch-ahead", f.FetchAhead, 1, 100, false},
+		{"fetch-ahead", f.FetchAhead, 0, 100, false},
 		{"partitions", f.Partitions, 1, 100000, false},
 		{"replication-factor", f.ReplicationFactor, 1, 32767, true},
 		{"state-partitions", f.StatePartitions, 1, 100000, false},
 		{"state-replication-factor", f.StateRF, 1, 32767, true},
 		{"state-min-insync-replicas", f.StateMinISR, 0, 32767, false},
 		{"max-events-per-transaction", f.MaxEventsPerTxn, 1, 1000000, false},
+		{"max-dead-letters-per-scan", f.MaxDeadLetters, 1, 100000000, false},
 	}
 	for _, n := range ints {
 		if n.minusOne && n.v == -1 {
@@ -417,7 +422,7 @@ func (f *runFlags) validate() (runConfig, error) {
 	pc.FetchAhead = f.FetchAhead
 	cfg.Poller = pc
 	if cfg.Poller.PageOverlap == 0 {
-		cfg.Poller.PageOverlap = min(10, f.PageSize-1)
+		cfg.Poller.PageOverlap = 1
 	}
 	// Validate checks the values as given, so a 0 on the command line is an error,
 	// not the poller's default.
@@ -443,6 +448,8 @@ func (f *runFlags) validate() (runConfig, error) {
 		AllowNewStateTopic: f.AllowNewState,
 		Compression:        f.Compression,
 	}
+	cfg.Publisher.AllowMixedEncodings = f.AllowMixed
+	cfg.Publisher.MaxDeadLettersPerScan = f.MaxDeadLetters
 	cfg.PollInterval = f.PollInterval
 	cfg.Once = f.Once
 	cfg.RegistryURL = f.SchemaRegistryURL

@@ -159,7 +159,7 @@ func TestConfigMistakesExit2(t *testing.T) {
 		{"missing value", validArgs("--topic"), nil, "covacdc: --topic: missing value"},
 		{"lookback zero", validArgs("--lookback", "0s"), nil, "covacdc: --lookback: must be positive, got 0s"},
 		{"overlap too big", validArgs("--page-size", "5", "--page-overlap", "5"), nil, "covacdc: --page-overlap: must be between 1 and page size - 1 (4), got 5"},
-		{"fetch ahead", validArgs("--fetch-ahead", "0"), nil, "covacdc: --fetch-ahead: must be between 1 and 100, got 0"},
+		{"fetch ahead", validArgs("--fetch-ahead", "-1"), nil, "covacdc: --fetch-ahead: must be between 0 and 100, got -1"},
 		{"request timeout", validArgs("--request-timeout", "0s"), nil, "covacdc: --request-timeout: must be positive, got 0s"},
 	}
 	for _, tc := range cases {

@@ -35,8 +35,9 @@ func TestCredentialsRejectedExits1(t *testing.T) {
 		t.Fatalf("exit code %d, want 1\nstderr:\n%s", code, p.stderr)
 	}
 	stderr := p.stderr.String()
-	if got := lastLine(stderr); !strings.HasPrefix(got, "covacdc: Cova rejected the credentials: check --cova-client-id, --cova-client-secret, --cova-username and --cova-password") {
-		t.Errorf("last stderr line %q does not explain the rejected credentials", got)
+	want := "covacdc: Cova rejected the credentials: token endpoint answered HTTP 400 invalid_grant: username or password wrong or not allowed (check --cova-username and --cova-password)"
+	if got := lastLine(stderr); got != want {
+		t.Errorf("last stderr line\n got %s\nwant %s", got, want)
 	}
 	if strings.Contains(stderr, wrong) {
 		t.Errorf("the password reached the logs:\n%s", stderr)

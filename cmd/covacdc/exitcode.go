@@ -46,7 +46,8 @@ func asFatal(err error, transactionalID string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, poller.ErrCredentials):
-		return &fatalError{err: err, msg: "Cova rejected the credentials: check --cova-client-id, --cova-client-secret, --cova-username and --cova-password (" + err.Error() + ")"}
+		// The poller's error says what Cova answered and which flags to check.
+		return &fatalError{err: err, msg: err.Error()}
 	case errors.Is(err, publisher.ErrFenced):
 		return &fatalError{err: err, msg: fmt.Sprintf("fenced: another covacdc instance started with --transactional-id %q and took over; this one stops (run one instance per transactional id)", transactionalID)}
 	}

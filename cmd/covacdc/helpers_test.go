@@ -237,12 +237,20 @@ type event struct {
 	CompanyID  int64  `json:"companyId"`
 	CustomerID string `json:"customerId"`
 	Version    int64  `json:"version"`
-	Headers    map[string]string
+	// PreviousVersion is null (nil) for a customer's first event.
+	PreviousVersion *int64 `json:"previousVersion"`
+	Headers         map[string]string
 }
 
 // readEvents reads every committed event of the topic with read_committed and
 // decodes it with the schema's decoder.
 func (e *testEnv) readEvents(t *testing.T, topic string) []event {
+	t.Helper()
+	return readEventsWith(t, e.kafka.Opts(), topic)
+}
+
+// readEventsWith is readEvents with the client options that reach the cluster.
+func readEventsWith(t *testing.T, opts []kgo.Opt, topic string) []event {
 	t.Helper()
 	dec, err := schema.NewDecoder(nil)
 	if err != nil {
@@ -251,7 +259,7 @@ func (e *testEnv) readEvents(t *testing.T, topic string) []event {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out []event
-	err = readCommitted(ctx, e.kafka.Opts(), topic, readPos{}, false, func(r *kgo.Record) error {
+	err = readCommitted(ctx, opts, topic, readPos{}, false, func(r *kgo.Record) error {
 		js, err := dec.JSON(ctx, r.Value)
 		if err != nil {
 			return fmt.Errorf("partition %d offset %d: %w", r.Partition, r.Offset, err)

@@ -49,9 +49,10 @@ func newRegistry() *prometheus.Registry {
 
 // cmdMetrics are the metrics the command itself owns.
 type cmdMetrics struct {
-	scanDuration *prometheus.HistogramVec
-	up           prometheus.Gauge
-	ready        prometheus.Gauge
+	scanDuration      *prometheus.HistogramVec
+	up                prometheus.Gauge
+	ready             prometheus.Gauge
+	effectiveInterval prometheus.Gauge
 }
 
 // newCmdMetrics registers the command's metrics on reg; a nil reg means no metrics.
@@ -70,6 +71,10 @@ func newCmdMetrics(reg prometheus.Registerer) *cmdMetrics {
 			Name: "covacdc_ready",
 			Help: "1 when /readyz answers ok: state restored, Kafka reachable, every company's last scan recent.",
 		}),
+		effectiveInterval: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "covacdc_effective_poll_interval_seconds",
+			Help: "How often each company can be polled: --poll-interval, or longer when the request budget (--requests-per-minute, or Cova's lower limit) cannot pay one request per company per interval.",
+		}),
 	}
 	if reg != nil {
 		info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -77,7 +82,7 @@ func newCmdMetrics(reg prometheus.Registerer) *cmdMetrics {
 			Help: "Always 1; the labels say which build runs.",
 		}, []string{"version", "goversion"})
 		info.WithLabelValues(buildVersion(), runtime.Version()).Set(1)
-		reg.MustRegister(m.scanDuration, m.up, m.ready, info)
+		reg.MustRegister(m.scanDuration, m.up, m.ready, m.effectiveInterval, info)
 	}
 	return m
 }
@@ -106,6 +111,15 @@ func newHealth(interval time.Duration, ids []int64) *health {
 		h.companies[id] = &companyHealth{}
 	}
 	return h
+}
+
+// setInterval sets how often each company is polled, which readiness allows
+// three of between successful scans: the poll interval, or longer when the
+// request budget cannot keep it.
+func (h *health) setInterval(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.interval = d
 }
 
 // setRestored marks the state as restored and Kafka connected.

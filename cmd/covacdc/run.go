@@ -15,7 +15,6 @@ import (
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/publisher"
 	"github.com/covacdc/covacdc/schema"
-	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -112,6 +111,9 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 		if fe := asFatal(err, pcfg.TransactionalID); fe != nil {
 			return fe
 		}
+		if errors.Is(err, publisher.ErrMixedEncodings) {
+			return usagef("%v", err) // the flags disagree with the topic
+		}
 		return fmt.Errorf("kafka: %w", err)
 	}
 	defer func() {
@@ -155,8 +157,8 @@ type pipeline struct {
 	endpointBase string
 }
 
-// run starts one goroutine per company and waits for all of them. A fatal error
-// in any company stops the others.
+// run scans every company, as the scheduler says, and waits for the scans
+// under way to return. A fatal error in any company stops the others.
 func (p *pipeline) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -164,29 +166,41 @@ func (p *pipeline) run(ctx context.Context) error {
 	go p.watchReady(ctx)
 
 	var (
-		wg     sync.WaitGroup
 		mu     sync.Mutex
 		failed []string
 	)
-	for _, id := range p.cfg.CompanyIDs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := p.company(ctx, id)
-			if err == nil {
-				return
+	sched := &scheduler{
+		interval: p.cfg.PollInterval,
+		once:     p.cfg.Once,
+		ids:      p.cfg.CompanyIDs,
+		// Twice the requests the poller keeps under way, and two more: scans
+		// that are committing or between pages still leave it enough to do.
+		maxScans: func() int { return 2*p.client.Concurrency() + 2 },
+		budget:   p.client.RequestsPerMinute,
+		scan: func(ctx context.Context, id int64) (bool, error) {
+			changed, err := p.scan(ctx, id)
+			if err == nil || ctx.Err() != nil {
+				return changed, nil
 			}
-			var fe *fatalError
-			if errors.As(err, &fe) {
-				cancel(err)
-				return
+			if fe := asFatal(err, p.cfg.Publisher.TransactionalID); fe != nil {
+				return changed, fe
 			}
-			mu.Lock()
-			failed = append(failed, fmt.Sprintf("company %d: %v", id, err))
-			mu.Unlock()
-		}()
+			if p.cfg.Once {
+				mu.Lock()
+				failed = append(failed, fmt.Sprintf("company %d: %v", id, err))
+				mu.Unlock()
+			}
+			return changed, nil
+		},
+		effective: func(d time.Duration) {
+			p.m.effectiveInterval.Set(d.Seconds())
+			p.health.setInterval(d)
+		},
+		log: p.log,
 	}
-	wg.Wait()
+	if err := sched.run(ctx); err != nil {
+		cancel(err)
+	}
 
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		p.log.Error("stopping", "err", cause)
@@ -202,34 +216,11 @@ func (p *pipeline) run(ctx context.Context) error {
 	return nil
 }
 
-// company scans one company now and then on every tick of the poll interval.
-// It returns nil when ctx is done, a *fatalError when the process must stop, and
-// with --once the scan's error.
-func (p *pipeline) company(ctx context.Context, id int64) error {
-	ticker := time.NewTicker(p.cfg.PollInterval)
-	defer ticker.Stop()
-	for {
-		err := p.scan(ctx, id)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if fe := asFatal(err, p.cfg.Publisher.TransactionalID); fe != nil {
-			return fe
-		}
-		if p.cfg.Once {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-	}
-}
-
 // scan runs one scan of a company and commits it with its new cursor. On any
 // error the scan is abandoned: the cursor stays, and the next scan repeats it.
-func (p *pipeline) scan(ctx context.Context, id int64) error {
+// changed says whether the scan found customers modified since the previous
+// scan began (not only the lookback's re-reads).
+func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 	start := time.Now()
 	cur := p.pub.Cursor(id)
 	p.health.scanStarted(id)
@@ -245,19 +236,22 @@ func (p *pipeline) scan(ctx context.Context, id int64) error {
 			sc = p.pub.BeginScan(id, scanID, src)
 		}
 	}
+	var opts []poller.ScanOption
+	if !cur.InitialLoadComplete {
+		opts = append(opts, poller.ExpectManyPages())
+	}
 	res, err := p.client.Scan(ctx, id, cur.Since, func(ctx context.Context, b poller.Batch) error {
 		open(b.ScanID)
+		for i := range b.Customers {
+			if !changed && b.Customers[i].LastModifiedDateUtc.Time.After(cur.ScanStarted) {
+				changed = true
+			}
+		}
 		return sc.Publish(ctx, b)
-	})
+	}, opts...)
 	if err == nil {
 		open(res.ScanID)
-		err = sc.Complete(ctx, state.Cursor{
-			Since:               res.Next,
-			ScanStarted:         res.ServerStart,
-			ScanFinished:        time.Now().UTC(),
-			InitialLoadComplete: true,
-			Scans:               cur.Scans + 1,
-		})
+		err = sc.Complete(ctx, res.Next, res.ServerStart)
 		if err != nil {
 			err = fmt.Errorf("commit: %w", err)
 		}
@@ -270,21 +264,21 @@ func (p *pipeline) scan(ctx context.Context, id int64) error {
 		// Stopped by a signal or by another company's fatal error: not a failed scan.
 		p.health.scanEnded(id, false)
 		log.Info("scan interrupted", "scan", src.ScanID, "duration", elapsed.Round(time.Millisecond).String())
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	p.health.scanEnded(id, err == nil)
 	if err != nil {
 		p.m.scanDuration.WithLabelValues(companyLabel(id), "error").Observe(elapsed.Seconds())
 		log.Error("scan failed; the cursor stays and the next scan repeats it",
 			"scan", src.ScanID, "since", cur.Since, "duration", elapsed.Round(time.Millisecond).String(), "err", err)
-		return err
+		return false, err
 	}
 	p.m.scanDuration.WithLabelValues(companyLabel(id), "ok").Observe(elapsed.Seconds())
 	log.Info("scan committed",
 		"scan", res.ScanID, "since", res.Since, "next", res.Next, "customers", res.Customers,
 		"invalid", res.Invalid, "requests", res.Requests, "rereads", res.Rereads,
 		"initial_load", !cur.InitialLoadComplete, "duration", elapsed.Round(time.Millisecond).String())
-	return nil
+	return changed, nil
 }
 
 // watchReady keeps covacdc_ready current between /readyz probes.

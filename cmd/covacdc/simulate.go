@@ -51,13 +51,15 @@ func parseOrder(s string) (covatest.Order, error) {
 }
 
 type simulateFlags struct {
-	Sim      simFlags
-	Addr     string
-	Config   covatest.Config
-	Hazards  covatest.Hazards
-	TokenTTL time.Duration
-	LogLevel string
-	Trickle  string
+	Sim              simFlags
+	Addr             string
+	Config           covatest.Config
+	Hazards          covatest.Hazards
+	TokenTTL         time.Duration
+	LogLevel         string
+	Trickle          string
+	Script           string
+	RateLimitHeaders string
 }
 
 func simulateCommand(f *simulateFlags) *command {
@@ -88,9 +90,13 @@ func simulateCommand(f *simulateFlags) *command {
 	c.Int(&f.Hazards.TruncateNext, "truncate-next", 0, "Hazard: cut the body of the next N responses in the middle of the JSON array.")
 	c.Int(&f.Hazards.HTMLNext, "html-next", 0, "Hazard: answer the next N requests 200 with an HTML error page.")
 	c.Int(&f.Hazards.Reject401Next, "reject-401-next", 0, "Hazard: answer the next N CustomerFull requests 401 even with a valid token.")
+	c.Int(&f.Hazards.ResetNext, "reset-next", 0, "Hazard: send the headers of the next N 200 responses, then reset the connection.")
+	c.Duration(&f.Hazards.TokenLifetime, "token-lifetime", 0, "Hazard: tokens die this long after they are issued, whatever the expires_in of --token-ttl says (0: at expires_in).")
+	c.String(&f.Script, "script", "", "Hazard: answer the next CustomerFull requests one step each, in order, comma-separated: ok, 429-retry-after[=N], 429-reset[=N], 429, 500-599, truncate, half-array, not-json, html, reset, slow[=duration], revoke, token-dies.")
 	c.Duration(&f.Hazards.Latency, "latency", 0, "Delay every CustomerFull request by this much, like a real page's few hundred milliseconds.")
 	c.Duration(&f.Hazards.LatencyJitter, "latency-jitter", 0, "Add a uniform random delay in [0, this) to --latency.")
 	c.Int(&f.Hazards.RateLimitPerMinute, "rate-limit-per-minute", 0, "Server-side limit: beyond this many CustomerFull requests in 60 s, answer 429 with Retry-After (0: none).")
+	c.String(&f.RateLimitHeaders, "rate-limit-headers", "x-ratelimit", "Headers that say where --rate-limit-per-minute stands on every answer: x-ratelimit (X-RateLimit-Limit, -Remaining, -Reset, -ResetSeconds), cova-apim (COVA-APIM-RateLimit-Limit, -Remaining, -Reset) or none.")
 	c.String(&f.LogLevel, "log-level", "info", "Log level: debug, info, warn or error.")
 	return c
 }
@@ -117,8 +123,14 @@ func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if hz.Code5xx != 500 && hz.Code5xx != 502 && hz.Code5xx != 503 {
 		return usagef("--code-5xx: must be 500, 502 or 503, got %d", hz.Code5xx)
 	}
+	if hz.Script, err = covatest.ParseScript(sf.Script); err != nil {
+		return usagef("--script: %v", err)
+	}
 	order, err := parseOrder(f.Order)
 	if err != nil {
+		return err
+	}
+	if hz.RateLimitHeaders, err = parseRateLimitHeaders(sf.RateLimitHeaders); err != nil {
 		return err
 	}
 	if _, err := parseLevel(logLevel); err != nil {
@@ -167,11 +179,24 @@ func simulateMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	st := sim.Stats()
-	log.Info("simulator stopped", "token_requests", st.TokenRequests, "customerfull_requests", st.CustomerFullRequests, "rows_served", st.RowsServed)
+	log.Info("simulator stopped", "token_requests", st.TokenRequests, "customerfull_requests", st.CustomerFullRequests, "rows_served", st.RowsServed,
+		"status_429", st.ByStatus[http.StatusTooManyRequests], "max_in_flight", st.MaxInFlight, "abandoned", st.Abandoned)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+func parseRateLimitHeaders(s string) (covatest.RateLimitHeaders, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "x-ratelimit", "":
+		return covatest.RateLimitXRateLimit, nil
+	case "cova-apim":
+		return covatest.RateLimitCovaAPIM, nil
+	case "none":
+		return covatest.RateLimitNoHeaders, nil
+	}
+	return 0, usagef("--rate-limit-headers: must be x-ratelimit, cova-apim or none, got %q", s)
 }
 
 func parseRate(s string) (float64, error) {

@@ -18,6 +18,7 @@ type tailFlags struct {
 	From     string
 	Follow   bool
 	Registry string
+	Mixed    bool
 }
 
 func tailCommand(f *tailFlags) *command {
@@ -27,6 +28,7 @@ func tailCommand(f *tailFlags) *command {
 	c.String(&f.From, "from", "beginning", "Where to start: beginning, end, or an RFC 3339 time (the first event at or after it).")
 	c.Bool(&f.Follow, "follow", false, "Keep reading new events until interrupted.")
 	c.String(&f.Registry, "schema-registry-url", "", "Confluent Schema Registry URL, needed to read events written with one.")
+	c.Bool(&f.Mixed, "allow-mixed-encodings", false, "Read events of either encoding (a topic that holds both); without it tail stops at the first event that is not in the encoding --schema-registry-url implies.")
 	return c
 }
 
@@ -68,10 +70,17 @@ func tailMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	want := schema.FormatSingleObject
+	if registry != "" {
+		want = schema.FormatRegistry
+	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	bad := 0
 	err = readCommitted(ctx, opts, topic, pos, follow, func(r *kgo.Record) error {
+		if got := schema.FormatOf(r.Value); got != want && got != schema.FormatUnknown && !f.Mixed {
+			return otherEncoding(topic, r, got)
+		}
 		js, err := dec.JSON(ctx, r.Value)
 		if err != nil {
 			bad++
@@ -92,4 +101,17 @@ func tailMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%d events could not be decoded", bad)
 	}
 	return nil
+}
+
+// otherEncoding stops tail at the first event in the encoding the flags do not
+// expect: every later one is likely the same, and one line naming the flag to
+// change says more than an error per event.
+func otherEncoding(topic string, r *kgo.Record, got schema.Format) error {
+	at := fmt.Sprintf("topic %s partition %d offset %d", topic, r.Partition, r.Offset)
+	if id, ok := schema.RegistryID(r.Value); ok {
+		return usagef("%s: the event is in %s (schema id %d): add --schema-registry-url to read it "+
+			"(and --allow-mixed-encodings if the topic also holds events written without one)", at, got, id)
+	}
+	return usagef("%s: the event is in %s: remove --schema-registry-url to read it, "+
+		"or add --allow-mixed-encodings if the topic holds both encodings", at, got)
 }

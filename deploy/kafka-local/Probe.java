@@ -1,7 +1,10 @@
 // Probe waits until a Kafka broker answers Admin requests: describeCluster must list a broker
 // and name a controller. Run as a source-file program on the broker's classpath:
-//   java -cp 'libs/*' Probe.java BOOTSTRAP TIMEOUT_SECONDS [PID]
+//   java -cp 'libs/*' Probe.java BOOTSTRAP TIMEOUT_SECONDS [PID [CLIENT_PROPERTIES]]
 // It exits 0 when ready, 1 at the deadline or as soon as PID (the broker) has exited.
+// CLIENT_PROPERTIES is a file of client settings (SASL) read before the probe's own.
+import java.io.FileReader;
+import java.io.Reader;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -15,6 +18,11 @@ public class Probe {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Long.parseLong(args[1]));
         Long pid = args.length > 2 ? Long.valueOf(args[2]) : null;
         Properties p = new Properties();
+        if (args.length > 3) {
+            try (Reader r = new FileReader(args[3])) {
+                p.load(r);
+            }
+        }
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "3000");
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "3000");

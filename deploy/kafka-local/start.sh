@@ -2,7 +2,8 @@
 # Starts a single-node Apache Kafka (KRaft, combined broker and controller) on 127.0.0.1 in the
 # background, for integration tests. It fetches the pinned broker jars with Maven on first use,
 # formats storage once (a restart keeps the data), waits until the broker answers Admin requests,
-# and prints the bootstrap address on stdout. Settings: see env.sh. Stop it with stop.sh.
+# and prints the bootstrap address on stdout. Settings: see env.sh (COVACDC_KAFKA_ACL=1: SASL PLAIN
+# and the StandardAuthorizer). Stop it with stop.sh.
 # `start.sh --fetch-only` only fetches the jars (CI does that first, to fail early).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -23,17 +24,72 @@ fetch() {
 	touch "$COVACDC_KAFKA_CACHE/.complete"
 }
 
+# listeners_plain prints the listener settings of the default broker: PLAINTEXT, no authorizer.
+listeners_plain() {
+	cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$COVACDC_KAFKA_PORT,CONTROLLER://127.0.0.1:$COVACDC_KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$COVACDC_KAFKA_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+PROPS
+}
+
+# jaas_login USER:PASSWORD prints the JAAS line of a PLAIN client logging in as that user.
+jaas_login() {
+	echo "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"${1%%:*}\" password=\"${1#*:}\";"
+}
+
+# listeners_acl prints the listener settings of COVACDC_KAFKA_ACL=1: SASL PLAIN on both listeners
+# and the StandardAuthorizer. In combined mode the broker and the controller talk to each other
+# as the admin, so the admin is the one super user; every other user has only its ACLs.
+listeners_acl() {
+	local pair users=""
+	for pair in $COVACDC_KAFKA_ACL_ADMIN $COVACDC_KAFKA_ACL_USERS; do
+		if [[ $pair != ?*:?* || $pair == *[\"\\\;]* ]]; then
+			kafka_local_say "COVACDC_KAFKA_ACL_ADMIN / COVACDC_KAFKA_ACL_USERS: $pair is not user:password (no quotes, backslashes or semicolons)"
+			exit 1
+		fi
+		users+=" user_${pair%%:*}=\"${pair#*:}\""
+	done
+	local login
+	login=$(jaas_login "$COVACDC_KAFKA_ACL_ADMIN")
+	login=${login%;}
+	cat <<PROPS
+listeners=SASL_PLAINTEXT://127.0.0.1:$COVACDC_KAFKA_PORT,CONTROLLER://127.0.0.1:$COVACDC_KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$COVACDC_KAFKA_PORT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$login$users;
+listener.name.controller.plain.sasl.jaas.config=$login$users;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:${COVACDC_KAFKA_ACL_ADMIN%%:*}
+allow.everyone.if.no.acl.found=false
+PROPS
+	cat >"$KAFKA_LOCAL_ADMIN_PROPS" <<PROPS
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=$(jaas_login "$COVACDC_KAFKA_ACL_ADMIN")
+PROPS
+}
+
 configure() {
 	mkdir -p "$COVACDC_KAFKA_RUN_DIR/data" "$COVACDC_KAFKA_RUN_DIR/logs"
+	local listeners
+	if [[ $COVACDC_KAFKA_ACL == 1 ]]; then
+		listeners=$(listeners_acl)
+	else
+		listeners=$(listeners_plain)
+		rm -f "$KAFKA_LOCAL_ADMIN_PROPS"
+	fi
 	cat >"$COVACDC_KAFKA_RUN_DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$COVACDC_KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$COVACDC_KAFKA_PORT,CONTROLLER://127.0.0.1:$COVACDC_KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$COVACDC_KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+$listeners
 log.dirs=$COVACDC_KAFKA_RUN_DIR/data
 # One node: every internal topic has one replica, so transactions and groups work.
 offsets.topic.replication.factor=1
@@ -87,8 +143,10 @@ wait_ready() {
 	local pid=$1
 	# A Java source-file program on the broker's own classpath: Admin.describeCluster, retried
 	# until the broker answers or the deadline passes (one JVM, not one per try).
+	local props=()
+	[[ $COVACDC_KAFKA_ACL == 1 ]] && props=("$KAFKA_LOCAL_ADMIN_PROPS")
 	if java -cp "$KAFKA_LOCAL_LIBS/*" "$KAFKA_LOCAL_HOME/Probe.java" \
-		"$KAFKA_LOCAL_BOOTSTRAP" "$COVACDC_KAFKA_START_TIMEOUT" "$pid" >&2; then
+		"$KAFKA_LOCAL_BOOTSTRAP" "$COVACDC_KAFKA_START_TIMEOUT" "$pid" "${props[@]}" >&2; then
 		return 0
 	fi
 	kafka_local_say "broker at $KAFKA_LOCAL_BOOTSTRAP did not become ready within ${COVACDC_KAFKA_START_TIMEOUT}s"
@@ -123,7 +181,9 @@ main() {
 	echo "$pid" >"$KAFKA_LOCAL_PID"
 	wait_ready "$pid"
 	echo "$KAFKA_LOCAL_BOOTSTRAP" >"$COVACDC_KAFKA_RUN_DIR/bootstrap"
-	kafka_local_say "Apache Kafka $COVACDC_KAFKA_VERSION ready at $KAFKA_LOCAL_BOOTSTRAP (pid $pid, $((SECONDS - started))s; run dir $COVACDC_KAFKA_RUN_DIR)"
+	local auth=""
+	[[ $COVACDC_KAFKA_ACL == 1 ]] && auth=", SASL PLAIN with ACLs, super user ${COVACDC_KAFKA_ACL_ADMIN%%:*}"
+	kafka_local_say "Apache Kafka $COVACDC_KAFKA_VERSION ready at $KAFKA_LOCAL_BOOTSTRAP (pid $pid, $((SECONDS - started))s; run dir $COVACDC_KAFKA_RUN_DIR$auth)"
 	echo "$KAFKA_LOCAL_BOOTSTRAP"
 }
 

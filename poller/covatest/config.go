@@ -54,9 +54,11 @@ type Config struct {
 //
 // A CustomerFull request first waits Latency (plus jitter) and Slow, then is
 // answered by the first of these that applies: RateLimitPerMinute (429), a
-// missing or dead token (401), Reject401Next, Status429, Status5xx, HTMLNext, an
-// unknown company (404), a malformed query (400). Otherwise, if $skip > 0, the
-// between-pages changes happen, and the page is served (cut by TruncateNext).
+// missing or dead token (401), the next step of Script, Reject401Next,
+// Status429, Status5xx, HTMLNext, an unknown company (404), a malformed query
+// (400). Otherwise, if $skip > 0, the between-pages changes happen, and the page
+// is served (spoilt by a Script step, reset after its headers by ResetNext, cut
+// by TruncateNext).
 type Hazards struct {
 	IgnorePaging bool // serve the whole result whatever $top/$skip say
 
@@ -75,6 +77,17 @@ type Hazards struct {
 	TruncateNext   int           // cut the body of the next N responses in the middle of the JSON array
 	HTMLNext       int           // answer the next N requests 200 with an HTML error page
 	Reject401Next  int           // answer the next N CustomerFull requests 401 even with a valid token (forces a renewal)
+	ResetNext      int           // send the headers of the next N 200 responses, then reset the connection (TCP RST)
+
+	// Script answers the next CustomerFull requests one step each, in order,
+	// whatever page they ask for: the first request that gets past the token
+	// check takes the first step, and so on (a request answered 401 for its
+	// token takes none). Steps are used up like the counters above.
+	Script []Fault
+	// TokenLifetime makes every access token die this long after it was issued
+	// (0: only at its expires_in), so that tokens die long before the expires_in
+	// they were issued with. It applies to tokens issued before it was set too.
+	TokenLifetime time.Duration
 
 	// Latency delays every CustomerFull request by Latency plus a uniform random
 	// duration in [0, LatencyJitter), like the few hundred milliseconds a real page takes.
@@ -85,8 +98,35 @@ type Hazards struct {
 	// request is answered 429 with Retry-After = the seconds until a slot frees and
 	// the Azure API Management body {"statusCode":429,"message":"Rate limit is
 	// exceeded. Try again in N seconds."}. Rejected requests do not use up slots.
+	// Every answer, 200 or 429, says where the window stands in the headers of
+	// RateLimitHeaders, as Cova does.
 	RateLimitPerMinute int
+	// RateLimitWindow is the length of RateLimitPerMinute's window. Default a
+	// minute, Cova's; tests that must see the window move on shorten it.
+	RateLimitWindow time.Duration
+	// RateLimitHeaders is the family of rate-limit headers sent while
+	// RateLimitPerMinute is set. Default RateLimitXRateLimit.
+	RateLimitHeaders RateLimitHeaders
 }
+
+// RateLimitHeaders names a family of rate-limit headers. Each says the limit
+// (requests per window), the requests the window has left after this one, and
+// when the window frees its next request: the oldest request it holds leaves.
+type RateLimitHeaders int
+
+const (
+	// RateLimitXRateLimit sends X-RateLimit-Limit, X-RateLimit-Remaining,
+	// X-RateLimit-Reset (a Unix time, in whole seconds, rounded up) and
+	// X-RateLimit-ResetSeconds (whole seconds from now, rounded up), as
+	// iQmetrix's older docs describe.
+	RateLimitXRateLimit RateLimitHeaders = iota
+	// RateLimitCovaAPIM sends COVA-APIM-RateLimit-Limit,
+	// COVA-APIM-RateLimit-Remaining and COVA-APIM-RateLimit-Reset (whole
+	// seconds from now, rounded up), as Cova's current docs name them.
+	RateLimitCovaAPIM
+	// RateLimitNoHeaders sends none: the limit shows only in 429s.
+	RateLimitNoHeaders
+)
 
 // Served identifies one version of one customer as it was served.
 type Served struct {
@@ -101,4 +141,12 @@ type Stats struct {
 	CustomerFullRequests int
 	ByStatus             map[int]int // CustomerFull responses by HTTP status
 	RowsServed           int
+	// MaxInFlight is the most CustomerFull requests the simulator was answering
+	// at once, counted from the request's arrival (its latency included) to the
+	// end of its answer.
+	MaxInFlight int
+	// Abandoned counts the CustomerFull requests whose client went away during
+	// their latency: they are in no other count, but a gateway in front of
+	// Cova would have counted them against the limit.
+	Abandoned int
 }

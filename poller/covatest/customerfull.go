@@ -21,17 +21,32 @@ const (
 // JSON array.
 type page struct {
 	parts  [][]byte
-	cut    int // index of the record cut in half (TruncateNext); -1 for none
+	cut    int  // index of the record cut in half (TruncateNext); -1 for none
+	clean  bool // end the response cleanly after the cut (a half array), not by dropping the connection
+	reset  bool // send the headers only, then reset the connection
+	delay  time.Duration
 	header http.Header
 }
 
 func (s *Simulator) serveCustomerFull(w http.ResponseWriter, r *http.Request, companyID int64) {
+	s.mu.Lock()
+	s.inFlight++
+	s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.inFlight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	if d := s.delay(); d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
+			s.mu.Lock()
+			s.stats.Abandoned++
+			s.mu.Unlock()
 			return
 		}
 	}
@@ -42,6 +57,15 @@ func (s *Simulator) serveCustomerFull(w http.ResponseWriter, r *http.Request, co
 	if rep != nil {
 		s.writeReply(w, now, rep)
 		return
+	}
+	if pg.delay > 0 {
+		t := time.NewTimer(pg.delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
 	}
 	s.writePage(w, r, now, pg)
 }
@@ -67,6 +91,10 @@ func (s *Simulator) customerFullLocked(r *http.Request, companyID int64, now tim
 	if !s.authorizedLocked(r, now) {
 		return unauthorized(), nil
 	}
+	rep, st := s.scriptLocked(r, now)
+	if rep != nil {
+		return rep, nil
+	}
 	if rep := s.hazardLocked(); rep != nil {
 		return rep, nil
 	}
@@ -85,9 +113,18 @@ func (s *Simulator) customerFullLocked(r *http.Request, companyID int64, now tim
 	if !s.hz.IgnorePaging {
 		rows = rows[min(skip, len(rows)):min(skip+top, len(rows))]
 	}
-	pg = &page{parts: make([][]byte, len(rows)), cut: -1}
+	pg = &page{parts: make([][]byte, len(rows)), cut: -1, delay: st.delay}
 	complete := len(rows)
-	if s.hz.TruncateNext > 0 {
+	switch {
+	case st.kind == FaultReset:
+		pg.reset, complete = true, 0
+	case st.kind == FaultTruncate || st.kind == FaultHalfArray:
+		pg.cut, pg.clean = len(rows)/2, st.kind == FaultHalfArray
+		complete = pg.cut
+	case s.hz.ResetNext > 0:
+		s.hz.ResetNext--
+		pg.reset, complete = true, 0
+	case s.hz.TruncateNext > 0:
 		s.hz.TruncateNext--
 		pg.cut = len(rows) / 2
 		complete = pg.cut
@@ -105,12 +142,7 @@ func (s *Simulator) customerFullLocked(r *http.Request, companyID int64, now tim
 		}
 	}
 	s.stats.RowsServed += complete
-	if limit := s.hz.RateLimitPerMinute; limit > 0 {
-		pg.header = http.Header{
-			"X-Ratelimit-Limit":     {strconv.Itoa(limit)},
-			"X-Ratelimit-Remaining": {strconv.Itoa(max(0, limit-s.accepted.count(now)))},
-		}
-	}
+	pg.header = s.rateLimitHeadersLocked(now)
 	return nil, pg
 }
 
@@ -179,11 +211,11 @@ func (s *Simulator) writePage(w http.ResponseWriter, r *http.Request, now time.T
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
 	} else {
-		size := 2 + max(0, len(pg.parts)-1)
-		for _, p := range pg.parts {
-			size += len(p)
-		}
-		h.Set("Content-Length", strconv.Itoa(size))
+		h.Set("Content-Length", strconv.Itoa(pg.size()))
+	}
+	if pg.reset {
+		resetAfterHeaders(w)
+		return
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
@@ -213,17 +245,40 @@ func (s *Simulator) writePage(w http.ResponseWriter, r *http.Request, now time.T
 		}
 		if i == pg.cut {
 			_, _ = bw.Write(p[:len(p)/2])
-			abort()
+			break
 		}
 		if _, err := bw.Write(p); err != nil {
 			return // the client went away
 		}
 	}
-	if pg.cut >= 0 { // an empty page: "[" and nothing more
+	if pg.cut >= 0 && !pg.clean { // an empty page: "[" and nothing more
 		abort()
 	}
-	_ = bw.WriteByte(']')
+	if pg.cut < 0 {
+		_ = bw.WriteByte(']')
+	}
 	if bw.Flush() == nil && zw != nil {
 		_ = zw.Close()
 	}
+}
+
+// size is the Content-Length of the page: the whole array (so that a client
+// sees a dropped connection as a short body), or for a clean cut what precedes
+// the cut.
+func (pg *page) size() int {
+	if pg.cut < 0 || !pg.clean {
+		size := 2 + max(0, len(pg.parts)-1)
+		for _, p := range pg.parts {
+			size += len(p)
+		}
+		return size
+	}
+	size := 1 + pg.cut // "[" and a comma before each record up to the cut one
+	for _, p := range pg.parts[:pg.cut] {
+		size += len(p)
+	}
+	if pg.cut < len(pg.parts) { // else an empty page: "[" alone
+		size += len(pg.parts[pg.cut]) / 2
+	}
+	return size
 }

@@ -6,15 +6,20 @@ import (
 	"time"
 )
 
-// window is a sliding 60-second log of request times on the simulator's clock:
-// the window ending at now is (now-60s, now].
+// window is a sliding log of request times on the simulator's clock: the
+// window ending at now is (now-length, now], length a minute when zero.
 type window struct {
-	ts   []time.Time
-	head int
+	ts     []time.Time
+	head   int
+	length time.Duration
 }
 
 func (w *window) count(now time.Time) int {
-	cutoff := now.Add(-time.Minute)
+	length := w.length
+	if length <= 0 {
+		length = time.Minute
+	}
+	cutoff := now.Add(-length)
 	for w.head < len(w.ts) && !w.ts[w.head].After(cutoff) {
 		w.head++
 	}
@@ -71,17 +76,65 @@ func (s *Simulator) delay() time.Duration {
 // rateLimitLocked applies the server-side limit (Hazards.RateLimitPerMinute).
 func (s *Simulator) rateLimitLocked(now time.Time) *reply {
 	limit := s.hz.RateLimitPerMinute
+	s.accepted.length = s.hz.RateLimitWindow
 	inWindow := s.accepted.count(now) // also trims the log when there is no limit
 	if limit > 0 && inWindow >= limit {
-		wait := s.accepted.oldest().Add(time.Minute).Sub(now)
+		wait := s.accepted.oldest().Add(s.windowLocked()).Sub(now)
 		secs := max(1, int((wait+time.Second-1)/time.Second))
 		rep := jsonReply(http.StatusTooManyRequests,
 			`{"statusCode":429,"message":"Rate limit is exceeded. Try again in `+strconv.Itoa(secs)+` seconds."}`)
-		rep.header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
+		rep.header = s.rateLimitHeadersLocked(now)
+		if rep.header == nil {
+			rep.header = http.Header{}
+		}
+		rep.header.Set("Retry-After", strconv.Itoa(secs))
 		return rep
 	}
 	s.accepted.add(now)
 	return nil
+}
+
+func (s *Simulator) windowLocked() time.Duration {
+	if s.hz.RateLimitWindow > 0 {
+		return s.hz.RateLimitWindow
+	}
+	return time.Minute
+}
+
+// rateLimitHeadersLocked says where the server-side limit stands, in the
+// family of Hazards.RateLimitHeaders: nil without a limit.
+func (s *Simulator) rateLimitHeadersLocked(now time.Time) http.Header {
+	limit := s.hz.RateLimitPerMinute
+	if limit <= 0 || s.hz.RateLimitHeaders == RateLimitNoHeaders {
+		return nil
+	}
+	n := s.accepted.count(now)
+	reset := now // nothing in the window: nothing to free
+	if n > 0 {
+		reset = s.accepted.oldest().Add(s.windowLocked())
+	}
+	// Whole seconds, rounded up: a client that waits what they say never
+	// comes back too early.
+	secs := int64((reset.Sub(now) + time.Second - 1) / time.Second)
+	remaining := strconv.Itoa(max(0, limit-n))
+	unix := reset.Unix()
+	if reset.Nanosecond() > 0 {
+		unix++
+	}
+	switch s.hz.RateLimitHeaders {
+	case RateLimitCovaAPIM:
+		return http.Header{
+			"Cova-Apim-Ratelimit-Limit":     {strconv.Itoa(limit)},
+			"Cova-Apim-Ratelimit-Remaining": {remaining},
+			"Cova-Apim-Ratelimit-Reset":     {strconv.FormatInt(secs, 10)},
+		}
+	}
+	return http.Header{
+		"X-Ratelimit-Limit":        {strconv.Itoa(limit)},
+		"X-Ratelimit-Remaining":    {remaining},
+		"X-Ratelimit-Reset":        {strconv.FormatInt(unix, 10)},
+		"X-Ratelimit-Resetseconds": {strconv.FormatInt(secs, 10)},
+	}
 }
 
 // hazardLocked answers with the next counted-down failure, if any is due.
@@ -116,16 +169,21 @@ func (s *Simulator) hazardLocked() *reply {
 		if code == 0 {
 			code = http.StatusServiceUnavailable
 		}
-		if code == http.StatusInternalServerError {
-			return messageReply(code, "An error has occurred.")
-		}
-		return &reply{code: code, ctype: "text/html", body: "<html><head><title>" + strconv.Itoa(code) + " " +
-			http.StatusText(code) + "</title></head><body><h1>" + http.StatusText(code) + "</h1></body></html>\r\n"}
+		return statusReply(code)
 	case h.HTMLNext > 0:
 		h.HTMLNext--
 		return &reply{code: http.StatusOK, ctype: "text/html; charset=utf-8", body: htmlErrorPage}
 	}
 	return nil
+}
+
+// statusReply is a 5xx as ASP.NET (500) or the gateway in front of it (others) sends it.
+func statusReply(code int) *reply {
+	if code == http.StatusInternalServerError {
+		return messageReply(code, "An error has occurred.")
+	}
+	return &reply{code: code, ctype: "text/html", body: "<html><head><title>" + strconv.Itoa(code) + " " +
+		http.StatusText(code) + "</title></head><body><h1>" + http.StatusText(code) + "</h1></body></html>\r\n"}
 }
 
 func unauthorized() *reply {

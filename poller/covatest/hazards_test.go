@@ -3,12 +3,14 @@ package covatest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -226,6 +228,131 @@ func TestRateLimitPerMinute(t *testing.T) {
 	}
 	if st := s.Stats(); st.ByStatus[http.StatusTooManyRequests] != 2 || st.CustomerFullRequests != 8 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestRateLimitHeaders: every answer says where the window stands, in the
+// family asked for: the limit, what is left after this request, and when the
+// oldest request in the window leaves it, in whole seconds rounded up.
+func TestRateLimitHeaders(t *testing.T) {
+	start := time.Date(2024, 6, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		family  RateLimitHeaders
+		limit   string
+		left    string
+		resets  []string // headers that hold the reset
+		reset   func(wait, window int) []string
+		absent  []string
+		window  time.Duration
+		advance time.Duration
+	}{
+		{name: "x-ratelimit", family: RateLimitXRateLimit,
+			limit: "X-RateLimit-Limit", left: "X-RateLimit-Remaining",
+			resets: []string{"X-RateLimit-ResetSeconds", "X-RateLimit-Reset"},
+			// The Unix time of the reset: start + window, whatever the request's time.
+			reset: func(wait, window int) []string {
+				return []string{strconv.Itoa(wait), strconv.FormatInt(start.Unix()+int64(window), 10)}
+			},
+			absent: []string{"COVA-APIM-RateLimit-Limit"}, advance: 2 * time.Second},
+		{name: "cova-apim", family: RateLimitCovaAPIM,
+			limit: "COVA-APIM-RateLimit-Limit", left: "COVA-APIM-RateLimit-Remaining",
+			resets: []string{"COVA-APIM-RateLimit-Reset"},
+			reset:  func(wait, _ int) []string { return []string{strconv.Itoa(wait)} },
+			absent: []string{"X-RateLimit-Limit", "X-RateLimit-Remaining"}, advance: 2 * time.Second},
+		{name: "a 10 s window", family: RateLimitCovaAPIM, window: 10 * time.Second,
+			limit: "COVA-APIM-RateLimit-Limit", left: "COVA-APIM-RateLimit-Remaining",
+			resets:  []string{"COVA-APIM-RateLimit-Reset"},
+			reset:   func(wait, _ int) []string { return []string{strconv.Itoa(wait)} },
+			advance: 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock(start)
+			s := newTestServer(t, Config{Now: clock.Now})
+			s.Generate(1, 3)
+			tok := token(t, s)
+			s.SetHazards(Hazards{RateLimitPerMinute: 3, RateLimitHeaders: tc.family, RateLimitWindow: tc.window})
+			window := 60
+			if tc.window > 0 {
+				window = int(tc.window / time.Second)
+			}
+			for i := range 4 {
+				resp, _ := get(t, s, tok, 1, query(epoch, -1, -1))
+				h := resp.Header
+				wantCode, left := http.StatusOK, strconv.Itoa(2-i)
+				if i == 3 {
+					wantCode, left = http.StatusTooManyRequests, "0"
+				}
+				// The oldest request in the window came at t = 0 and leaves at
+				// t = window; this one comes at t = 2i.
+				wait := window - 2*i
+				if resp.StatusCode != wantCode || h.Get(tc.limit) != "3" || h.Get(tc.left) != left {
+					t.Fatalf("request %d: HTTP %d, %s %q, %s %q", i+1, resp.StatusCode, tc.limit, h.Get(tc.limit), tc.left, h.Get(tc.left))
+				}
+				want := tc.reset(wait, window)
+				for j, name := range tc.resets {
+					if got := h.Get(name); got != want[j] {
+						t.Errorf("request %d: %s %q, want %q", i+1, name, got, want[j])
+					}
+				}
+				for _, name := range tc.absent {
+					if h.Get(name) != "" {
+						t.Errorf("request %d: %s sent with the other family", i+1, name)
+					}
+				}
+				clock.Advance(tc.advance)
+			}
+		})
+	}
+	// No headers, and none without a limit.
+	for _, hz := range []Hazards{{RateLimitPerMinute: 3, RateLimitHeaders: RateLimitNoHeaders}, {}} {
+		s := newTestServer(t, Config{})
+		s.Generate(1, 3)
+		s.SetHazards(hz)
+		resp, _ := get(t, s, token(t, s), 1, query(epoch, -1, -1))
+		for name := range resp.Header {
+			if strings.Contains(strings.ToLower(name), "ratelimit") {
+				t.Errorf("%+v: header %s sent", hz, name)
+			}
+		}
+	}
+}
+
+// TestMaxInFlight: the simulator counts the requests it answers at once, from
+// their arrival, their latency included.
+func TestMaxInFlight(t *testing.T) {
+	s := newTestServer(t, Config{})
+	s.Generate(1, 3)
+	tok := token(t, s)
+	s.SetHazards(Hazards{Latency: 200 * time.Millisecond})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			get(t, s, tok, 1, query(epoch, -1, -1))
+		}()
+	}
+	wg.Wait()
+	get(t, s, tok, 1, query(epoch, -1, -1))
+	if got := s.Stats().MaxInFlight; got != 3 {
+		t.Fatalf("MaxInFlight = %d after three requests at once and one alone, want 3", got)
+	}
+	// A client that gives up during the latency: counted as abandoned only.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.BaseURL()+"/v1/Companies(1)/CustomerFull?"+query(epoch, -1, -1), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("answered before the latency was over")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Abandoned != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := s.Stats(); st.Abandoned != 1 || st.CustomerFullRequests != 4 {
+		t.Fatalf("abandoned %d, answered %d: want 1 and 4", st.Abandoned, st.CustomerFullRequests)
 	}
 }
 

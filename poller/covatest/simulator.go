@@ -20,7 +20,9 @@ import (
 //
 // A truncated response (Hazards.TruncateNext) aborts the connection by panicking
 // with http.ErrAbortHandler, which net/http's server handles silently; a handler
-// test that calls ServeHTTP directly with a recorder must recover it.
+// test that calls ServeHTTP directly with a recorder must recover it. A reset
+// (Hazards.ResetNext) hijacks the connection, and panics the same way when the
+// ResponseWriter cannot be hijacked.
 type Simulator struct {
 	cfg Config
 
@@ -35,6 +37,7 @@ type Simulator struct {
 	received  window // every CustomerFull request, for MaxRequestsInAnyMinute
 	accepted  window // CustomerFull requests the server-side limit let through
 	maxMinute int
+	inFlight  int // CustomerFull requests being answered
 }
 
 var _ http.Handler = (*Simulator)(nil)

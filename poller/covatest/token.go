@@ -12,7 +12,8 @@ import (
 const refreshTTL = 7 * 24 * time.Hour
 
 type accessToken struct {
-	expires time.Time
+	issued  time.Time
+	expires time.Time // what expires_in said, unless the token died sooner
 	revoked bool
 }
 
@@ -26,6 +27,10 @@ type refreshToken struct {
 func (s *Simulator) RevokeTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.revokeLocked()
+}
+
+func (s *Simulator) revokeLocked() {
 	for _, t := range s.tokens {
 		t.revoked = true
 	}
@@ -74,19 +79,28 @@ func (s *Simulator) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	access, refresh := rand.Text()+rand.Text(), rand.Text()+rand.Text()
-	s.tokens[access] = &accessToken{expires: now.Add(s.cfg.TokenTTL)}
+	s.tokens[access] = &accessToken{issued: now, expires: now.Add(s.cfg.TokenTTL)}
 	s.refreshes[refresh] = &refreshToken{access: access, expires: now.Add(refreshTTL)}
 	w.Header().Set("Cache-Control", "no-store")
 	s.writeJSON(w, now, http.StatusOK, `{"access_token":"`+access+`","expires_in":`+
 		strconv.FormatInt(int64(s.cfg.TokenTTL/time.Second), 10)+`,"refresh_token":"`+refresh+`"}`)
 }
 
-// authorizedLocked reports whether the request carries a live bearer token.
+// authorizedLocked reports whether the request carries a live bearer token:
+// issued here, not revoked, not expired, and younger than Hazards.TokenLifetime.
 func (s *Simulator) authorizedLocked(r *http.Request, now time.Time) bool {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	t := s.tokens[bearer(r)]
+	if t == nil || t.revoked || !now.Before(t.expires) {
 		return false
 	}
-	t := s.tokens[strings.TrimSpace(tok)]
-	return t != nil && !t.revoked && now.Before(t.expires)
+	return s.hz.TokenLifetime <= 0 || now.Before(t.issued.Add(s.hz.TokenLifetime))
+}
+
+// bearer is the request's bearer token, or "".
+func bearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
 }

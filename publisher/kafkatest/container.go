@@ -18,6 +18,10 @@ const ContainerImage = "confluentinc/confluent-local:7.9.0"
 // dockerProbeTimeout bounds the one-time check for a Docker engine.
 const dockerProbeTimeout = 3 * time.Second
 
+// containerProbeTimeout bounds the wait for a started container's broker to
+// answer.
+const containerProbeTimeout = 60 * time.Second
+
 var container struct {
 	once    sync.Once
 	brokers []string
@@ -53,6 +57,12 @@ func sharedContainer() ([]string, string) {
 		brokers, err := kc.Brokers(ctx)
 		if err != nil {
 			container.why = fmt.Sprintf("kafka container brokers: %v; using kfake", err)
+			return
+		}
+		// The module returns once the broker logs that it started; its listener
+		// may accept connections only later.
+		if err := probe(ctx, brokers, containerProbeTimeout); err != nil {
+			container.why = fmt.Sprintf("%s started but %v; using kfake", img, err)
 			return
 		}
 		container.brokers = brokers

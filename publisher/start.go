@@ -1,0 +1,201 @@
+package publisher
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/covacdc/covacdc/schema"
+	"github.com/covacdc/covacdc/state"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// New connects, fences any older instance holding cfg.TransactionalID, describes
+// the topics and creates only those missing (refusing a state topic that is not
+// compacted; a principal without CREATE runs against topics an administrator
+// made), and restores the state. It returns once the first scan may start.
+//
+// Fencing comes from committing a startup marker to every partition of the state
+// topic in a transaction: its InitProducerID bumps the epoch of the transactional
+// id, which aborts whatever an older instance had open and makes any further
+// write of it fail; the restore then reads until these markers, so it sees every
+// state record that will ever commit under an older epoch.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.encoder == nil {
+		enc, err := schema.NewEncoder()
+		if err != nil {
+			return nil, fmt.Errorf("publisher: %w", err)
+		}
+		o.encoder = enc
+	}
+	lim := newLimits(cfg)
+	cl, err := kgo.NewClient(append(cfg.kgoOpts(), lim.opt())...)
+	if err != nil {
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
+	p := &Publisher{
+		cfg:       cfg,
+		limits:    lim,
+		log:       o.logger,
+		now:       o.now,
+		m:         newMetrics(),
+		committed: newCommittedView(cfg.StartFrom),
+		cl:        cl,
+		build:     newBuilder(o.encoder, cfg, lim),
+		scans:     make(map[int64]*Scan),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	p.promise = p.produced.set
+	if err := p.start(ctx, o.registerer); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	go p.ager()
+	return p, nil
+}
+
+func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error {
+	adm := kadm.NewClient(p.cl)
+	found, err := p.describeTopics(ctx, adm)
+	if err != nil {
+		return err
+	}
+	if !p.cfg.AllowNewStateTopic {
+		if err := p.checkStateNotLost(ctx, adm, found); err != nil {
+			return err
+		}
+	}
+	if err := p.checkEncoding(ctx, found); err != nil {
+		return err
+	}
+	if err := p.createMissing(ctx, adm, found); err != nil {
+		return err
+	}
+	parts, err := state.EnsureTopic(ctx, adm, p.cfg.State)
+	if err != nil {
+		return err
+	}
+	p.parts = parts
+	if err := p.readLimits(ctx, adm); err != nil {
+		return err
+	}
+	if err := p.syncState(ctx); err != nil {
+		return err
+	}
+	if reg != nil {
+		if err := p.m.register(reg, newGauges(p)); err != nil {
+			return fmt.Errorf("publisher: registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkStateNotLost refuses to start on a missing state topic when the events
+// topic already holds events: the state was deleted (or a wrong --state-topic
+// given), and an empty state would publish every customer a second time.
+func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, found existing) error {
+	if found[p.cfg.State.Topic] || !found[p.cfg.Topic] {
+		return nil
+	}
+	starts, err := adm.ListStartOffsets(ctx, p.cfg.Topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, p.cfg.Topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+	}
+	var held int64 // offsets, transaction markers included
+	ends.Each(func(end kadm.ListedOffset) {
+		if start, ok := starts.Lookup(end.Topic, end.Partition); ok && end.Offset > start.Offset {
+			held += end.Offset - start.Offset
+		}
+	})
+	if held == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: state topic %q does not exist but events topic %q is not empty (%d offsets); "+
+		"restore the state topic, or start with --allow-new-state-topic to publish every customer again",
+		ErrStateMissing, p.cfg.State.Topic, p.cfg.Topic, held)
+}
+
+// syncState commits a startup marker to every state partition (fencing any
+// older instance) and rebuilds the index from the state topic up to the markers.
+// Called with no transaction open: by start, and by ready when the last
+// commit's outcome is unknown (txn.needReload).
+func (p *Publisher) syncState(ctx context.Context) error {
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("publisher: %w", err)
+	}
+	if err := p.cl.BeginTransaction(); err != nil {
+		return p.startErr(err)
+	}
+	for part := range p.parts {
+		p.cl.Produce(ctx, &kgo.Record{
+			Topic:     p.cfg.State.Topic,
+			Partition: part,
+			Key:       state.MarkerKey(part),
+			Value:     state.MarkerValue(nonce),
+		}, p.promise)
+	}
+	endCtx, cancel := p.endCtx(ctx)
+	defer cancel()
+	err := p.cl.Flush(ctx)
+	if perr := p.produced.take(); err == nil {
+		err = perr
+	}
+	if err == nil {
+		err = p.cl.EndTransaction(endCtx, kgo.TryCommit)
+	}
+	if err != nil {
+		if !isFenced(err) {
+			_ = p.abort() // err says why; a failed abort marks the client for renewal
+		}
+		return p.startErr(err)
+	}
+	idx, stats, err := state.RestoreUntilMarker(ctx, p.cfg.State.Topic, nonce, p.cfg.KafkaOpts...)
+	if err != nil {
+		return fmt.Errorf("publisher: %w", err)
+	}
+	p.committed.restored(idx)
+	p.txn.pending = state.NewPending(idx)
+	p.txn.needReload = false
+	p.log.Info("state restored", "topic", p.cfg.State.Topic, "records", stats.Records,
+		"customers", idx.Len(), "companies", len(idx.Companies()), "duration", stats.Duration)
+	return nil
+}
+
+func (p *Publisher) startErr(err error) error {
+	if isFenced(err) {
+		p.fenced = fencedError(p.cfg.TransactionalID, err)
+		return p.fenced
+	}
+	if aerr := p.authErr(err); aerr != nil {
+		return aerr
+	}
+	return fmt.Errorf("publisher: fencing older instances of transactional id %q: %w", p.cfg.TransactionalID, err)
+}
