@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -940,10 +942,8 @@ func TestDeploymentsUseRealFlags(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the covacdc binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "covacdc")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/covacdc").CombinedOutput(); err != nil {
-		t.Fatalf("building cmd/covacdc: %v\n%s", err, out)
-	}
+	bin := testenv.Covacdc(t)
+	defer testenv.Cleanup()
 	help := func(sub string) string {
 		out, _ := exec.Command(bin, sub, "--help").CombinedOutput() // --help may exit 0 or 2
 		return string(out)

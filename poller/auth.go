@@ -33,13 +33,6 @@ type tokenResponse struct {
 	Description json.RawMessage `json:"Description"`
 }
 
-// current returns the cached token, or "" (used to redact it).
-func (t *tokenSource) current() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.token
-}
-
 // get returns a valid access token, requesting a new one when none is cached or
 // the cached one is due for renewal.
 func (t *tokenSource) get(ctx context.Context) (string, error) {

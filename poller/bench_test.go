@@ -16,12 +16,12 @@ func BenchmarkScan(b *testing.B) {
 			sim := covatest.NewServer(covatest.Config{Seed: 3, NoServedLog: true})
 			defer sim.Close()
 			sim.Generate(1, 20000)
-			c, err := New(Config{
-				BaseURL: sim.BaseURL(), TokenURL: sim.TokenURL(),
-				ClientID: covatest.DefaultClientID, ClientSecret: covatest.DefaultClientSecret,
-				Username: covatest.DefaultUsername, Password: covatest.DefaultPassword,
-				RequestsPerMinute: 1 << 30, FetchAhead: ahead,
-			})
+			cfg := DefaultConfig()
+			cfg.BaseURL, cfg.TokenURL = sim.BaseURL(), sim.TokenURL()
+			cfg.ClientID, cfg.ClientSecret = covatest.DefaultClientID, covatest.DefaultClientSecret
+			cfg.Username, cfg.Password = covatest.DefaultUsername, covatest.DefaultPassword
+			cfg.RequestsPerMinute, cfg.FetchAhead = 1<<30, ahead
+			c, err := New(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,7 @@
 package poller
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -59,12 +60,11 @@ type Client struct {
 	spareMem []pageMem // cleared page memory for the next pages to decode into; see pageMem
 }
 
-// New returns a client; it makes no request. Zero fields of cfg take their
-// defaults (DefaultConfig) before cfg is validated.
+// New returns a client; it makes no request. cfg is taken as given (start
+// from DefaultConfig); a bad field is a *config.FieldError naming it.
 func New(cfg Config, opts ...Option) (*Client, error) {
-	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("poller: %w", err)
 	}
 	o := options{now: time.Now}
 	for _, opt := range opts {

@@ -18,6 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/config"
+
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -163,12 +167,14 @@ func (f *fakeCova) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
+// testConfig is DefaultConfig for a fake Cova at url, with a budget no test
+// waits for and millisecond backoffs.
 func testConfig(url string) Config {
-	return Config{
-		BaseURL: url + "/crm", TokenURL: url + "/token",
-		ClientID: "cid", ClientSecret: testSecret, Username: "user", Password: testPassword,
-		RequestsPerMinute: 600000, InitialBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-	}
+	c := DefaultConfig()
+	c.BaseURL, c.TokenURL = url+"/crm", url+"/token"
+	c.ClientID, c.ClientSecret, c.Username, c.Password = "cid", testSecret, "user", testPassword
+	c.RequestsPerMinute, c.InitialBackoff, c.MaxBackoff = 600000, time.Millisecond, 20*time.Millisecond
+	return c
 }
 
 func newTestClient(t *testing.T, h http.Handler, mod func(*Config), opts ...Option) (*Client, *httptest.Server) {
@@ -458,9 +464,9 @@ func Test429PausesWholeClient(t *testing.T) {
 		_, _, err := collect(t, c, time.Time{})
 		errs <- err
 	}()
-	for testutil.ToFloat64(c.metrics.throttled.WithLabelValues("42")) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, "company 42's 429", func() bool {
+		return testutil.ToFloat64(c.metrics.throttled.WithLabelValues("42")) > 0
+	})
 	_, err := c.Scan(context.Background(), 7, time.Time{}, func(context.Context, Batch) error { return nil })
 	errs <- err
 	wg.Wait()
@@ -576,27 +582,44 @@ func TestOther4xxIsStatusError(t *testing.T) {
 	}
 }
 
+// New refuses a bad field with a *config.FieldError that names it in the
+// Config's own terms; the defaults are valid once the credentials are set.
 func TestValidate(t *testing.T) {
 	good := testConfig("http://127.0.0.1:1")
 	for _, tc := range []struct {
-		mod  func(*Config)
-		want string
+		mod   func(*Config)
+		field string
+		want  string
 	}{
-		{func(c *Config) { c.PageSize = 101 }, "--page-size: must be between 2 and 100, got 101"},
-		{func(c *Config) { c.Password = "" }, "--cova-password: required"},
-		{func(c *Config) { c.PageOverlap = 100 }, "--page-overlap"},
-		{func(c *Config) { c.BaseURL = "ftp://x" }, "--cova-base-url"},
-		{func(c *Config) { c.RequestsPerMinute = -1 }, "--requests-per-minute"},
+		{func(c *Config) { c.PageSize = 101 }, "PageSize", "PageSize: must be between 2 and 100, got 101"},
+		{func(c *Config) { c.Password = "" }, "Password", "Password: required"},
+		{func(c *Config) { c.PageOverlap = 100 }, "PageOverlap", "PageOverlap: must be between 1 and the page size - 1 (99), got 100"},
+		{func(c *Config) { c.BaseURL = "ftp://u:secret@x" }, "BaseURL", `BaseURL: must be an http(s) URL, got "ftp://u:xxxxx@x"`},
+		{func(c *Config) { c.RequestsPerMinute = -1 }, "RequestsPerMinute", "must be at least 1"},
+		{func(c *Config) { c.MaxRetries = -1 }, "MaxRetries", "between 0 (no retry) and 1000"},
+		{func(c *Config) { c.MaxBackoff = c.InitialBackoff / 2 }, "MaxBackoff", "at least the initial backoff"},
+		{func(c *Config) { c.Lookback = 0 }, "Lookback", "must be positive"},
 	} {
 		cfg := good
 		tc.mod(&cfg)
-		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("got %v, want %q", err, tc.want)
+		_, err := New(cfg)
+		var fe *config.FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New: %v, want a FieldError of %s saying %q", err, tc.field, tc.want)
 		}
 	}
 	d := DefaultConfig()
-	if d.PageSize != 100 || d.Lookback != 2*time.Minute || d.RequestsPerMinute != 600 || d.BaseURL != "https://api.covasoft.net/crm" {
+	if d.PageSize != 100 || d.Lookback != 2*time.Minute || d.RequestsPerMinute != 600 || d.BaseURL != "https://api.covasoft.net/crm" || d.MaxRetries != 8 {
 		t.Errorf("defaults %+v", d)
+	}
+	d.ClientID, d.ClientSecret, d.Username, d.Password = "id", "secret", "user", "password"
+	if err := d.Validate(); err != nil {
+		t.Errorf("the defaults with credentials: %v", err)
+	}
+	zero := good
+	zero.MaxRetries = 0
+	if err := zero.Validate(); err != nil {
+		t.Errorf("MaxRetries 0 (no retry): %v", err)
 	}
 }
 
@@ -654,4 +677,28 @@ func TestCancelledFetchAheadIsNotAnError(t *testing.T) {
 		t.Errorf(`requests_total{code="200"} = %v, scan made %d requests`, ok, res.Requests)
 	}
 	t.Logf("requests: %d by the scan, %v answered 200", res.Requests, ok)
+}
+
+// MaxRetries 0 is a value, not "the default": a page whose first request
+// fails ends the scan at once, after one request.
+func TestMaxRetriesZeroRetriesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		retries, requests int
+	}{{0, 1}, {2, 3}} {
+		f := newFakeCova(t, 3)
+		f.status = func(_ int, w http.ResponseWriter) bool {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		c, _ := newTestClient(t, f, func(c *Config) { c.MaxRetries = tc.retries })
+		if _, _, err := collect(t, c, time.Time{}); err == nil {
+			t.Fatalf("MaxRetries %d: a page that always fails did not fail the scan", tc.retries)
+		}
+		f.mu.Lock()
+		got := f.requests
+		f.mu.Unlock()
+		if got != tc.requests {
+			t.Errorf("MaxRetries %d: %d requests of the failing page, want %d", tc.retries, got, tc.requests)
+		}
+	}
 }

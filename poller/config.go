@@ -1,13 +1,14 @@
 package poller
 
 import (
-	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/covacdc/covacdc/internal/config"
 )
 
-// Config says how to reach Cova. Every field but the credentials has a default;
-// a zero field takes its default in New.
+// Config says how to reach Cova. Start from DefaultConfig, which holds every
+// default, and set the credentials: New takes the values as given.
 type Config struct {
 	BaseURL      string // Cova CRM base URL. Default "https://api.covasoft.net/crm".
 	TokenURL     string // OAuth2 token URL. Default "https://accounts.iqmetrix.net/v1/oauth2/token".
@@ -77,85 +78,56 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills every zero field with its default.
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.BaseURL == "" {
-		c.BaseURL = d.BaseURL
-	}
-	if c.TokenURL == "" {
-		c.TokenURL = d.TokenURL
-	}
-	if c.PageSize == 0 {
-		c.PageSize = d.PageSize
-	}
-	if c.Lookback == 0 {
-		c.Lookback = d.Lookback
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = d.RequestTimeout
-	}
-	if c.RequestsPerMinute == 0 {
-		c.RequestsPerMinute = d.RequestsPerMinute
-	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = d.MaxInFlight
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = d.MaxBackoff
-	}
-	if c.PageOverlap == 0 {
-		c.PageOverlap = min(d.PageOverlap, c.PageSize-1)
-	}
-	if c.InitialBackoff == 0 {
-		c.InitialBackoff = d.InitialBackoff
-	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = d.MaxRetries
-	}
-	return c
-}
-
-// Validate returns one clear error for the first bad field, naming the covacdc flag
-// a user would set (for example "--page-size: must be between 2 and 100, got 0").
-// It checks c as given: New fills zero fields with defaults before validating.
+// Validate returns a *config.FieldError naming the first field whose value is
+// bad, with what is accepted (for example "PageSize: must be between 2 and
+// 100, got 0"). It checks c as given: a zero is a value (MaxRetries 0 retries
+// nothing), so start from DefaultConfig.
 func (c Config) Validate() error {
-	for _, u := range []struct{ flag, v string }{{"--cova-base-url", c.BaseURL}, {"--cova-token-url", c.TokenURL}} {
+	for _, u := range []struct{ field, v string }{{"BaseURL", c.BaseURL}, {"TokenURL", c.TokenURL}} {
 		p, err := url.Parse(u.v)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return fmt.Errorf("%s: must be an http(s) URL, got %q", u.flag, u.v)
+			return config.Errorf(u.field, "must be an http(s) URL, got %q", redactedURL(u.v))
 		}
 	}
 	switch {
 	case c.ClientID == "":
-		return fmt.Errorf("--cova-client-id: required")
+		return config.Errorf("ClientID", "required")
 	case c.ClientSecret == "":
-		return fmt.Errorf("--cova-client-secret: required")
+		return config.Errorf("ClientSecret", "required")
 	case c.Username == "":
-		return fmt.Errorf("--cova-username: required")
+		return config.Errorf("Username", "required")
 	case c.Password == "":
-		return fmt.Errorf("--cova-password: required")
+		return config.Errorf("Password", "required")
 	case c.PageSize < 2 || c.PageSize > 100:
 		// 1 would leave no room for the overlap that proves no row was skipped.
-		return fmt.Errorf("--page-size: must be between 2 and 100, got %d", c.PageSize)
+		return config.Errorf("PageSize", "must be between 2 and 100, got %d", c.PageSize)
 	case c.PageOverlap < 1 || c.PageOverlap >= c.PageSize:
-		return fmt.Errorf("--page-overlap: must be between 1 and page size - 1 (%d), got %d", c.PageSize-1, c.PageOverlap)
-	case c.Lookback < 0:
-		return fmt.Errorf("--lookback: must not be negative, got %s", c.Lookback)
+		return config.Errorf("PageOverlap", "must be between 1 and the page size - 1 (%d), got %d", c.PageSize-1, c.PageOverlap)
+	case c.Lookback <= 0:
+		// Zero would let a row that Cova makes visible late slip between two scans.
+		return config.Errorf("Lookback", "must be positive, got %s", c.Lookback)
 	case c.RequestTimeout <= 0:
-		return fmt.Errorf("--request-timeout: must be positive, got %s", c.RequestTimeout)
+		return config.Errorf("RequestTimeout", "must be positive, got %s", c.RequestTimeout)
 	case c.RequestsPerMinute < 1:
-		return fmt.Errorf("--requests-per-minute: must be at least 1, got %d", c.RequestsPerMinute)
-	case c.MaxInFlight < 1:
-		return fmt.Errorf("--max-in-flight: must be at least 1, got %d", c.MaxInFlight)
-	case c.FetchAhead < 0:
-		return fmt.Errorf("--fetch-ahead: must not be negative (0: no cap), got %d", c.FetchAhead)
-	case c.MaxBackoff <= 0:
-		return fmt.Errorf("--max-backoff: must be positive, got %s", c.MaxBackoff)
+		return config.Errorf("RequestsPerMinute", "must be at least 1, got %d", c.RequestsPerMinute)
+	case c.MaxInFlight < 1 || c.MaxInFlight > 1000:
+		return config.Errorf("MaxInFlight", "must be between 1 and 1000, got %d", c.MaxInFlight)
+	case c.FetchAhead < 0 || c.FetchAhead > 100:
+		return config.Errorf("FetchAhead", "must be between 0 (no cap) and 100, got %d", c.FetchAhead)
 	case c.InitialBackoff <= 0:
-		return fmt.Errorf("--initial-backoff: must be positive, got %s", c.InitialBackoff)
-	case c.MaxRetries < 0:
-		return fmt.Errorf("--max-retries: must not be negative, got %d", c.MaxRetries)
+		return config.Errorf("InitialBackoff", "must be positive, got %s", c.InitialBackoff)
+	case c.MaxBackoff < c.InitialBackoff:
+		return config.Errorf("MaxBackoff", "must be at least the initial backoff (%s), got %s", c.InitialBackoff, c.MaxBackoff)
+	case c.MaxRetries < 0 || c.MaxRetries > 1000:
+		return config.Errorf("MaxRetries", "must be between 0 (no retry) and 1000, got %d", c.MaxRetries)
 	}
 	return nil
+}
+
+// redactedURL hides a password embedded in a URL.
+func redactedURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -45,12 +47,12 @@ func TestLoneScanKeepsTheBudgetBusy(t *testing.T) {
 	count := &inFlight{h: sim}
 	srv := httptest.NewServer(count)
 	t.Cleanup(srv.Close)
-	c, err := New(Config{
-		BaseURL: srv.URL + "/crm", TokenURL: srv.URL + "/v1/oauth2/token",
-		ClientID: covatest.DefaultClientID, ClientSecret: covatest.DefaultClientSecret,
-		Username: covatest.DefaultUsername, Password: covatest.DefaultPassword,
-		RequestsPerMinute: 3000,
-	})
+	cfg := DefaultConfig()
+	cfg.BaseURL, cfg.TokenURL = srv.URL+"/crm", srv.URL+"/v1/oauth2/token"
+	cfg.ClientID, cfg.ClientSecret = covatest.DefaultClientID, covatest.DefaultClientSecret
+	cfg.Username, cfg.Password = covatest.DefaultUsername, covatest.DefaultPassword
+	cfg.RequestsPerMinute = 3000
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,13 +204,7 @@ func TestWaitingScansHoldNoPageMemory(t *testing.T) {
 			})
 		}()
 	}
-	deadline := time.Now().Add(time.Minute)
-	for handed.Load() < scans {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d scans handed on their first page", handed.Load(), scans)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, time.Minute, "every scan to hand on its first page", func() bool { return handed.Load() >= scans })
 	time.Sleep(100 * time.Millisecond) // the last fn returns and its scan moves on
 	var after runtime.MemStats
 	runtime.GC()

@@ -237,7 +237,7 @@ func TestDecodeResponse(t *testing.T) {
 	stop := errors.New("stop")
 	calls := 0
 	err = DecodeResponse(strings.NewReader(body), func(schema.Customer, *RecordError) error { calls++; return stop })
-	if err != stop || calls != 1 {
+	if !errors.Is(err, stop) || calls != 1 {
 		t.Fatalf("fn's error: %v after %d calls, want stop after 1", err, calls)
 	}
 	err = DecodeResponse(strings.NewReader(body[:len(body)-1]), func(schema.Customer, *RecordError) error { return nil })

@@ -8,7 +8,6 @@ import (
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/publisher/kafkatest"
 	"github.com/covacdc/covacdc/schema"
-	"github.com/covacdc/covacdc/state"
 )
 
 // BenchmarkPublish is the publisher's share of a scan: one op publishes a
@@ -19,14 +18,13 @@ import (
 func BenchmarkPublish(b *testing.B) {
 	c := kafkatest.New(b)
 	ctx := context.Background()
-	p, err := New(ctx, Config{
-		KafkaOpts:         c.Opts(),
-		Topic:             kafkatest.Name(b, "events"),
-		DLQTopic:          kafkatest.Name(b, "dlq"),
-		TransactionalID:   kafkatest.Name(b, "txn"),
-		State:             state.TopicConfig{Topic: kafkatest.Name(b, "state")},
-		MaxTransactionAge: time.Minute,
-	})
+	cfg := DefaultConfig()
+	cfg.KafkaOpts = c.Opts()
+	cfg.Topic, cfg.DLQTopic = kafkatest.Name(b, "events"), kafkatest.Name(b, "dlq")
+	cfg.TransactionalID = kafkatest.Name(b, "txn")
+	cfg.State.Topic = kafkatest.Name(b, "state")
+	cfg.MaxTransactionAge = time.Minute
+	p, err := New(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

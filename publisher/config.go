@@ -1,17 +1,17 @@
 package publisher
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/config"
 	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Config says where and how to publish. Zero fields take their defaults.
+// Config says where and how to publish. Start from DefaultConfig, which holds
+// every default, and set KafkaOpts: New takes the values as given.
 type Config struct {
 	KafkaOpts       []kgo.Opt // seed brokers, TLS, SASL: how to reach the cluster. Required.
 	Topic           string    // events topic. Default "covacdc.customers".
@@ -107,74 +107,44 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults returns c with its zero fields set to their defaults.
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.Topic == "" {
-		c.Topic = d.Topic
-	}
-	if c.DLQTopic == "" {
-		c.DLQTopic = d.DLQTopic
-	}
-	if c.TransactionalID == "" {
-		c.TransactionalID = d.TransactionalID
-	}
-	if c.MaxEventsPerTransaction == 0 {
-		c.MaxEventsPerTransaction = d.MaxEventsPerTransaction
-	}
-	if c.TopicPartitions == 0 {
-		c.TopicPartitions = d.TopicPartitions
-	}
-	if c.TopicReplicationFactor == 0 {
-		c.TopicReplicationFactor = d.TopicReplicationFactor
-	}
-	if c.MaxTransactionAge == 0 {
-		c.MaxTransactionAge = d.MaxTransactionAge
-	}
-	if c.EndTimeout == 0 {
-		c.EndTimeout = d.EndTimeout
-	}
-	if c.Compression == "" {
-		c.Compression = d.Compression
-	}
-	if c.ProducerBatchMaxBytes == 0 {
-		c.ProducerBatchMaxBytes = d.ProducerBatchMaxBytes
-	}
-	if c.MaxDeadLettersPerScan == 0 {
-		c.MaxDeadLettersPerScan = d.MaxDeadLettersPerScan
-	}
-	c.State = c.State.WithDefaults()
-	return c
-}
-
-// Validate returns one clear error for the first bad field (zero fields count as
-// their defaults).
+// Validate returns a *config.FieldError naming the first field whose value is
+// bad, in Config's own terms ("State.Partitions: must be at least 1, got 0").
+// It checks c as given: start from DefaultConfig.
 func (c Config) Validate() error {
-	c = c.withDefaults()
 	_, knownCodec := compressionCodec(c.Compression)
 	switch {
 	case len(c.KafkaOpts) == 0:
-		return errors.New("kafka brokers: required")
-	case c.MaxEventsPerTransaction < 1:
-		return fmt.Errorf("max events per transaction: must be at least 1, got %d", c.MaxEventsPerTransaction)
+		return config.Errorf("KafkaOpts", "required (the seed brokers at least)")
+	case c.Topic == "":
+		return config.Errorf("Topic", "must not be empty")
+	case c.DLQTopic == "":
+		return config.Errorf("DLQTopic", "must not be empty")
+	case strings.TrimSpace(c.TransactionalID) == "":
+		return config.Errorf("TransactionalID", "must not be empty")
+	case c.MaxEventsPerTransaction < 1 || c.MaxEventsPerTransaction > 1000000:
+		return config.Errorf("MaxEventsPerTransaction", "must be between 1 and 1000000, got %d", c.MaxEventsPerTransaction)
 	case c.TopicPartitions < 1:
-		return fmt.Errorf("topic partitions: must be at least 1, got %d", c.TopicPartitions)
-	case c.TopicReplicationFactor < -1:
-		return fmt.Errorf("topic replication factor: must be -1 (broker default) or at least 1, got %d", c.TopicReplicationFactor)
+		return config.Errorf("TopicPartitions", "must be at least 1, got %d", c.TopicPartitions)
+	case c.TopicReplicationFactor < -1 || c.TopicReplicationFactor == 0:
+		return config.Errorf("TopicReplicationFactor", "must be -1 (the broker's default) or at least 1, got %d", c.TopicReplicationFactor)
 	case c.Topic == c.DLQTopic || c.Topic == c.State.Topic || c.DLQTopic == c.State.Topic:
-		return fmt.Errorf("topics: events %q, dead letters %q and state %q must be three different topics", c.Topic, c.DLQTopic, c.State.Topic)
-	case c.MaxTransactionAge < 0:
-		return fmt.Errorf("max transaction age: must not be negative, got %s", c.MaxTransactionAge)
-	case c.EndTimeout < 0:
-		return fmt.Errorf("end timeout: must not be negative, got %s", c.EndTimeout)
+		field := "DLQTopic"
+		if c.DLQTopic != c.Topic {
+			field = "State.Topic"
+		}
+		return config.Errorf(field, "events %q, dead letters %q and state %q must be three different topics", c.Topic, c.DLQTopic, c.State.Topic)
+	case c.MaxTransactionAge <= 0:
+		return config.Errorf("MaxTransactionAge", "must be positive, got %s", c.MaxTransactionAge)
+	case c.EndTimeout <= 0:
+		return config.Errorf("EndTimeout", "must be positive, got %s", c.EndTimeout)
 	case !knownCodec:
-		return fmt.Errorf("compression: must be one of %s, got %q", strings.Join(CompressionNames(), ", "), c.Compression)
+		return config.Errorf("Compression", "must be one of %s, got %q", strings.Join(CompressionNames(), ", "), c.Compression)
 	case c.ProducerBatchMaxBytes < 1024 || c.ProducerBatchMaxBytes > 1<<30:
-		return fmt.Errorf("producer batch max bytes: must be between 1024 and %d, got %d", 1<<30, c.ProducerBatchMaxBytes)
-	case c.MaxDeadLettersPerScan < 1:
-		return fmt.Errorf("max dead letters per scan: must be at least 1, got %d", c.MaxDeadLettersPerScan)
+		return config.Errorf("ProducerBatchMaxBytes", "must be between 1024 and %d, got %d", 1<<30, c.ProducerBatchMaxBytes)
+	case c.MaxDeadLettersPerScan < 1 || c.MaxDeadLettersPerScan > 100000000:
+		return config.Errorf("MaxDeadLettersPerScan", "must be between 1 and 100000000, got %d", c.MaxDeadLettersPerScan)
 	}
-	return c.State.Validate()
+	return config.Nested("State", c.State.Validate())
 }
 
 // kgoOpts is every option of the producer client.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/covacdc/covacdc/publisher/kafkatest"
 	"github.com/covacdc/covacdc/schema"
-	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -70,16 +69,15 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	c := kafkatest.New(t)
-	return &env{t: t, c: c, company: 4242, enc: testEncoder{}, cfg: Config{
-		KafkaOpts:               c.Opts(),
-		Topic:                   kafkatest.Name(t, "events"),
-		DLQTopic:                kafkatest.Name(t, "dlq"),
-		TransactionalID:         kafkatest.Name(t, "txn"),
-		MaxEventsPerTransaction: 7,
-		TopicPartitions:         3,
-		State:                   state.TopicConfig{Topic: kafkatest.Name(t, "state"), Partitions: 2},
-		MaxTransactionAge:       time.Minute, // the tests decide when transactions end
-	}}
+	cfg := DefaultConfig()
+	cfg.KafkaOpts = c.Opts()
+	cfg.Topic, cfg.DLQTopic = kafkatest.Name(t, "events"), kafkatest.Name(t, "dlq")
+	cfg.TransactionalID = kafkatest.Name(t, "txn")
+	cfg.MaxEventsPerTransaction = 7
+	cfg.TopicPartitions = 3
+	cfg.State.Topic, cfg.State.Partitions = kafkatest.Name(t, "state"), 2
+	cfg.MaxTransactionAge = time.Minute // the tests decide when transactions end
+	return &env{t: t, c: c, company: 4242, enc: testEncoder{}, cfg: cfg}
 }
 
 // open starts a publisher; it is closed when the test ends (a no-op after a

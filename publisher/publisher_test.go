@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/publisher/kafkatest"
 	"github.com/covacdc/covacdc/schema"
@@ -591,19 +593,11 @@ func TestAgedTransactionCommits(t *testing.T) {
 	if err := s.Publish(ctx, e.batch(plans()[0].batches[0], nil, "scan-0")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.Eventually(t, 20*time.Second, "the open transaction to be committed", func() bool {
 		p.txnMu.Lock()
-		open := p.txn.open
-		p.txnMu.Unlock()
-		if !open {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the open transaction was never committed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer p.txnMu.Unlock()
+		return !p.txn.open
+	})
 	if n := len(readCommitted(t, e.c, e.cfg.Topic)); n != 10 {
 		t.Fatalf("%d events visible, want 10", n)
 	}
@@ -634,7 +628,7 @@ func (h *batchCodecs) OnProduceBatchWritten(_ kgo.BrokerMetadata, topic string, 
 func TestCompression(t *testing.T) {
 	t.Parallel()
 	// The codec numbers of the record batch attributes (Kafka's protocol).
-	for name, codec := range map[string]uint8{"": 2, "none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4} {
+	for name, codec := range map[string]uint8{"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4} {
 		t.Run("compression="+name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
@@ -667,7 +661,7 @@ func TestCompression(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.KafkaOpts = []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}
 	cfg.Compression = "brotli"
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `compression: must be one of none, gzip, snappy, lz4, zstd, got "brotli"`) {
+	if err := cfg.Validate(); err == nil || err.Error() != `Compression: must be one of none, gzip, snappy, lz4, zstd, got "brotli"` {
 		t.Errorf("Validate with compression brotli: %v", err)
 	}
 }

@@ -29,7 +29,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)

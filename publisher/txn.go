@@ -160,11 +160,23 @@ func (p *Publisher) endTxn(ctx context.Context, commit bool) error {
 		p.log.Error("aborting a transaction", "error", abortErr)
 	}
 	p.log.Warn("transaction aborted", "events", events, "error", cause)
-	if cause == nil {
-		return fmt.Errorf("publisher: transaction aborted")
-	}
-	return fmt.Errorf("publisher: transaction aborted: %w", cause)
+	return abortedError{cause}
 }
+
+// abortedError is what ending a transaction returns when it aborted: it matches
+// ErrScanAborted, since every scan with records in it failed, and unwraps to
+// the broker's or the client's cause.
+type abortedError struct{ cause error }
+
+func (e abortedError) Error() string {
+	if e.cause == nil {
+		return "publisher: transaction aborted"
+	}
+	return "publisher: transaction aborted: " + e.cause.Error()
+}
+
+func (e abortedError) Unwrap() error        { return e.cause }
+func (e abortedError) Is(target error) bool { return target == ErrScanAborted }
 
 // txnCommitted applies a committed transaction. Called with txnMu.
 func (p *Publisher) txnCommitted(started time.Time, events int) {

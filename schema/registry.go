@@ -32,7 +32,7 @@ func NewRegistryEncoder(ctx context.Context, cl *sr.Client, subject string) (*En
 	id, err := cl.RegisterSchema(ctx, subject, sr.Schema{Schema: writerSchema, Type: sr.TypeAvro}, -1, -1)
 	if err != nil {
 		if isIncompatible(err) {
-			return nil, fmt.Errorf("subject %q: %w: %v", subject, ErrIncompatibleSchema, err)
+			return nil, fmt.Errorf("subject %q: %w: %w", subject, ErrIncompatibleSchema, err)
 		}
 		return nil, fmt.Errorf("schema: registering the writer schema under subject %q: %w", subject, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/publisher/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -165,11 +167,10 @@ func TestEnsureTopic(t *testing.T) {
 			t.Fatalf("EnsureTopic = %d, %v", n, err)
 		}
 		var policy string
-		for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(100 * time.Millisecond) {
-			if policy, err = cleanupPolicy(ctx, adm, topic); err == nil {
-				break
-			}
-		}
+		testenv.Eventually(t, 10*time.Second, "the new topic's cleanup.policy", func() bool {
+			policy, err = cleanupPolicy(ctx, adm, topic)
+			return err == nil
+		})
 		if policy != "compact" {
 			t.Fatalf("created topic has cleanup.policy %q (%v), want compact", policy, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/config"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -32,17 +33,17 @@ func (c TopicConfig) WithDefaults() TopicConfig {
 	return c
 }
 
-// Validate returns an error for the first bad field.
+// Validate returns a *config.FieldError naming the first field whose value is bad.
 func (c TopicConfig) Validate() error {
 	switch {
 	case c.Topic == "":
-		return errors.New("state topic: must not be empty")
+		return config.Errorf("Topic", "must not be empty")
 	case c.Partitions < 1:
-		return fmt.Errorf("state topic partitions: must be at least 1, got %d", c.Partitions)
+		return config.Errorf("Partitions", "must be at least 1, got %d", c.Partitions)
 	case c.ReplicationFactor < -1 || c.ReplicationFactor == 0:
-		return fmt.Errorf("state topic replication factor: must be -1 (broker default) or at least 1, got %d", c.ReplicationFactor)
+		return config.Errorf("ReplicationFactor", "must be -1 (the broker's default) or at least 1, got %d", c.ReplicationFactor)
 	case c.MinInsyncReplicas < 0:
-		return fmt.Errorf("state topic min.insync.replicas: must be 0 (broker default) or more, got %d", c.MinInsyncReplicas)
+		return config.Errorf("MinInsyncReplicas", "must be 0 (the broker's default) or more, got %d", c.MinInsyncReplicas)
 	}
 	return nil
 }
@@ -77,7 +78,7 @@ func (e *NotCompactedError) Is(target error) bool { return target == ErrNotCompa
 func EnsureTopic(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (int32, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("state topic: %w", err)
 	}
 	parts, err := DescribeTopic(ctx, adm, cfg.Topic)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {

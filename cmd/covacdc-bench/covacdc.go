@@ -95,10 +95,10 @@ func (c *covacdc) waitPublished(ctx context.Context, want float64, every, timeou
 			}
 		}
 		if c.exited() {
-			return now, points, nil, fmt.Errorf("covacdc run exited (%v) before publishing %.0f events:\n%s", c.exitErr(), want, c.tailText())
+			return now, points, nil, fmt.Errorf("covacdc run exited (%s) before publishing %.0f events:\n%s", exitStatus(c.exitErr()), want, c.tailText())
 		}
 		if now.After(deadline) {
-			return now, points, nil, fmt.Errorf("covacdc run: %.0f events not published within %s (last scrape error: %v):\n%s", want, timeout, err, c.tailText())
+			return now, points, nil, fmt.Errorf("covacdc run: %.0f events not published within %s (last scrape error: %s):\n%s", want, timeout, orNone(err), c.tailText())
 		}
 		select {
 		case <-ctx.Done():

@@ -70,7 +70,6 @@ func decodeFile(path string) (decodeResult, error) {
 				return nil
 			}
 			res.Customers++
-			sink = c.Version
 			return nil
 		})
 		if err != nil {
@@ -112,8 +111,7 @@ func (l *lineReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-var sink int64
-
+// processCPU is the CPU time this process has used, user and system.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -141,7 +139,7 @@ func decodeOnly(path string) (decodeResult, error) {
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		if err := cmd.Run(); err != nil {
-			return decodeResult{}, fmt.Errorf("decode-only process: %v: %s", err, errb.String())
+			return decodeResult{}, fmt.Errorf("decode-only process: %w: %s", err, errb.String())
 		}
 		var res decodeResult
 		if err := json.Unmarshal(out.Bytes(), &res); err != nil {

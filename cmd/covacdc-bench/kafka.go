@@ -211,15 +211,13 @@ func verify(ctx context.Context, k *kafka, topic string, want map[string]int, tr
 		return true
 	})
 	v.Customers = len(latest)
-	if truth != nil {
-		for key, want := range truth {
-			if latest[key] != want {
-				v.Wrong++
-			}
+	for key, want := range truth {
+		if latest[key] != want {
+			v.Wrong++
 		}
 	}
 	if !complete() {
-		return v, fmt.Errorf("read_committed consumer found %d of %d customers within %s (err: %v)", len(latest), total, timeout, err)
+		return v, fmt.Errorf("read_committed consumer found %d of %d customers within %s (error: %s)", len(latest), total, timeout, orNone(err))
 	}
 	if v.Duplicates > 0 || v.Wrong > 0 {
 		return v, fmt.Errorf("read_committed consumer found %d duplicate and %d wrong versions", v.Duplicates, v.Wrong)

@@ -171,7 +171,7 @@ func (c *child) waitLog(ctx context.Context, timeout time.Duration, what string,
 		exited := c.state != nil
 		c.mu.Unlock()
 		if exited {
-			return logLine{}, fmt.Errorf("%s exited (%v) before %s; last lines:\n%s", c.name, c.exitErr(), what, c.tailText())
+			return logLine{}, fmt.Errorf("%s exited (%s) before %s; last lines:\n%s", c.name, exitStatus(c.exitErr()), what, c.tailText())
 		}
 		select {
 		case <-ch:
@@ -200,6 +200,23 @@ func (c *child) tailText() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return strings.Join(c.tail, "\n")
+}
+
+// orNone renders an error that may be nil: a child that exited 0, a wait
+// that ended without one.
+func orNone(err error) string {
+	if err == nil {
+		return "none"
+	}
+	return err.Error()
+}
+
+// exitStatus renders how a child ended: its wait error, or a clean exit.
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
 }
 
 func (c *child) exitErr() error {

@@ -210,7 +210,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		b.logf("building covacdc into %s", dir)
 		build := exec.CommandContext(ctx, "go", "build", "-o", b.bin, "github.com/covacdc/covacdc/cmd/covacdc")
 		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build covacdc: %v\n%s", err, out)
+			return fmt.Errorf("go build covacdc: %w\n%s", err, out)
 		}
 	} else {
 		dir, err := os.MkdirTemp("", "covacdc-bench-")

@@ -49,7 +49,7 @@ func (b *bench) startSimulator(ctx context.Context, customers, companies int, ar
 		s.Ready = time.Since(c.start)
 		return s, nil
 	case <-c.done:
-		return nil, fmt.Errorf("covacdc simulate exited (%v):\n%s", c.exitErr(), c.tailText())
+		return nil, fmt.Errorf("covacdc simulate exited (%s):\n%s", exitStatus(c.exitErr()), c.tailText())
 	case <-ctx.Done():
 		c.kill()
 		return nil, ctx.Err()
@@ -192,7 +192,7 @@ func token(ctx context.Context, tokenURL string) (string, error) {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || tr.AccessToken == "" {
-		return "", fmt.Errorf("token: HTTP %d, %v", resp.StatusCode, err)
+		return "", fmt.Errorf("token: HTTP %d, no access token (decoding: %s)", resp.StatusCode, orNone(err))
 	}
 	return tr.AccessToken, nil
 }

@@ -5,31 +5,32 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/publisher"
-	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// Defaults of covacdc run. They match the defaults of the packages it wires, so
-// that help and the README can state them without constructing anything.
+// The defaults of covacdc's flags are the packages' own (poller.DefaultConfig,
+// publisher.DefaultConfig): help, the README and the demo state them from there.
+var (
+	pollerDefaults    = poller.DefaultConfig()
+	publisherDefaults = publisher.DefaultConfig()
+
+	defaultTopic      = publisherDefaults.Topic
+	defaultStateTopic = publisherDefaults.State.Topic
+)
+
 const (
-	defaultBaseURL         = "https://api.covasoft.net/crm"
-	defaultTokenURL        = "https://accounts.iqmetrix.net/v1/oauth2/token"
-	defaultTopic           = "covacdc.customers"
-	defaultStateTopic      = "covacdc.state"
-	defaultDLQTopic        = "covacdc.dlq"
-	defaultTransactionalID = "covacdc"
 	// defaultMetricsPort stays clear of Prometheus (9090), its Pushgateway (9091)
 	// and Alertmanager (9093, 9094), and of 9100-9999, where Prometheus allocates
 	// exporters' ports, so covacdc can share a host with any of them.
@@ -225,6 +226,9 @@ type runFlags struct {
 	FetchAhead        int
 	PageOverlap       int
 	RequestTimeout    time.Duration
+	MaxRetries        int
+	InitialBackoff    time.Duration
+	MaxBackoff        time.Duration
 	Partitions        int
 	ReplicationFactor int
 	StatePartitions   int
@@ -241,21 +245,21 @@ func runCommand(f *runFlags) *command {
 	c := newCommand("run", "Poll Cova for changed customers and publish them to Kafka, exactly once, until stopped.")
 	f.Kafka.register(c)
 	c.List(&f.CompanyIDs, "company-id", "Cova company id to poll, repeatable or comma-separated. Required.")
-	c.String(&f.BaseURL, "cova-base-url", defaultBaseURL, "Cova CRM API base URL.")
-	c.String(&f.TokenURL, "cova-token-url", defaultTokenURL, "Cova OAuth2 token URL.")
+	c.String(&f.BaseURL, "cova-base-url", pollerDefaults.BaseURL, "Cova CRM API base URL.")
+	c.String(&f.TokenURL, "cova-token-url", pollerDefaults.TokenURL, "Cova OAuth2 token URL.")
 	c.String(&f.ClientID, "cova-client-id", "", "OAuth2 client id from the Cova onboarding package. Required.")
 	c.Secret(&f.ClientSecret, "cova-client-secret", "OAuth2 client secret. Required (or --cova-client-secret-file).")
 	c.String(&f.ClientSecretFile, "cova-client-secret-file", "", "File holding the OAuth2 client secret (a mounted secret, at most 64 KiB); trailing newline ignored.")
 	c.String(&f.Username, "cova-username", "", "Cova API username. Required.")
 	c.Secret(&f.Password, "cova-password", "Cova API password. Required (or --cova-password-file).")
 	c.String(&f.PasswordFile, "cova-password-file", "", "File holding the Cova API password (a mounted secret, at most 64 KiB); trailing newline ignored.")
-	c.String(&f.Topic, "topic", defaultTopic, "Kafka topic of CustomerChanged events.")
-	c.String(&f.StateTopic, "state-topic", defaultStateTopic, "Compacted Kafka topic of cursors and published versions.")
-	c.String(&f.DLQTopic, "dlq-topic", defaultDLQTopic, "Kafka topic of records that cannot be published: undecodable, with an implausible Version, or too large for the events topic.")
-	c.String(&f.TransactionalID, "transactional-id", defaultTransactionalID, "Kafka transactional id; a second instance with the same id fences the first.")
-	c.Int(&f.PageSize, "page-size", 100, "Customers per CustomerFull request ($top), 2 to 100.")
-	c.Int(&f.PageOverlap, "page-overlap", 0, "Rows each page re-reads from the previous page's tail at the start of a scan, to prove no row was skipped while Cova's result shifted; a scan that sees a shift widens it for the rest of the scan. 0: 1.")
-	c.Duration(&f.Lookback, "lookback", 2*time.Minute, "How far before a scan's start the next scan begins, to catch rows Cova makes visible late.")
+	c.String(&f.Topic, "topic", publisherDefaults.Topic, "Kafka topic of CustomerChanged events.")
+	c.String(&f.StateTopic, "state-topic", publisherDefaults.State.Topic, "Compacted Kafka topic of cursors and published versions.")
+	c.String(&f.DLQTopic, "dlq-topic", publisherDefaults.DLQTopic, "Kafka topic of records that cannot be published: undecodable, with an implausible Version, or too large for the events topic.")
+	c.String(&f.TransactionalID, "transactional-id", publisherDefaults.TransactionalID, "Kafka transactional id; a second instance with the same id fences the first.")
+	c.Int(&f.PageSize, "page-size", pollerDefaults.PageSize, "Customers per CustomerFull request ($top), 2 to 100.")
+	c.Int(&f.PageOverlap, "page-overlap", pollerDefaults.PageOverlap, "Rows each page re-reads from the previous page's tail at the start of a scan, to prove no row was skipped while Cova's result shifted; a scan that sees a shift widens it for the rest of the scan. 1 to page size - 1.")
+	c.Duration(&f.Lookback, "lookback", pollerDefaults.Lookback, "How far before a scan's start the next scan begins, to catch rows Cova makes visible late.")
 	c.Duration(&f.PollInterval, "poll-interval", 30*time.Second, "Time between the starts of two scans of a company.")
 	c.String(&f.StartFrom, "start-from", "", "Cursor of a company with no state: empty or \"beginning\" (a full initial load), \"now\", or an RFC 3339 time in the past (a later one is refused: it would skip the changes until then).")
 	c.Bool(&f.Once, "once", false, "Scan every company once, commit, and exit (0 if every scan succeeded, 1 otherwise).")
@@ -263,18 +267,21 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.MetricsAddr, "metrics-addr", defaultMetricsAddr, "Address of the HTTP server for /metrics, /healthz and /readyz; empty: no server. The default listens on every interface, as a pod scraped from outside needs (127.0.0.1:"+defaultMetricsPort+" keeps it to this host); port "+defaultMetricsPort+" is clear of Prometheus's 9090 and of the exporters' 9100-9999.")
 	c.String(&f.LogFormat, "log-format", "json", "Log format: json or text.")
 	c.String(&f.LogLevel, "log-level", "info", "Log level: debug, info, warn or error.")
-	c.Int(&f.RequestsPerMinute, "requests-per-minute", 600, "Budget of Cova requests per minute for the whole process, all companies together.")
-	c.Int(&f.MaxInFlight, "max-in-flight", 64, "Most Cova requests in flight at once for the whole process: a safety cap. How many are in flight follows the budget and Cova's latency (the budget's rate times the latency, with a margin), shared by the companies with pages to read.")
-	c.Int(&f.FetchAhead, "fetch-ahead", 0, "Most pages of one scan requested at once while earlier pages are published; 0: no cap but the scan's share of the requests in flight (1: one page at a time).")
-	c.Duration(&f.RequestTimeout, "request-timeout", 60*time.Second, "Time limit of one Cova request, body included.")
-	c.Int(&f.Partitions, "partitions", 6, "Partitions of the events and dead-letter topics when covacdc creates them.")
-	c.Int(&f.ReplicationFactor, "replication-factor", -1, "Replication factor of the events and dead-letter topics when created; -1: the broker's default.")
-	c.Int(&f.StatePartitions, "state-partitions", 1, "Partitions of the state topic when created.")
-	c.Int(&f.StateRF, "state-replication-factor", -1, "Replication factor of the state topic when created; -1: the broker's default.")
-	c.Int(&f.StateMinISR, "state-min-insync-replicas", 0, "min.insync.replicas of the state topic when created; 0: the broker's default.")
-	c.Int(&f.MaxEventsPerTxn, "max-events-per-transaction", 2000, "Most events in one Kafka transaction; a scan spans several when larger.")
-	c.Int(&f.MaxDeadLetters, "max-dead-letters-per-scan", 10000, "Most dead letters one scan may meet (records that cannot be published, already dead-lettered ones included); past it the scan fails and the company's cursor stays.")
-	c.String(&f.Compression, "compression", "snappy", "Compression of the record batches covacdc produces: "+strings.Join(publisher.CompressionNames(), ", ")+".")
+	c.Int(&f.RequestsPerMinute, "requests-per-minute", pollerDefaults.RequestsPerMinute, "Budget of Cova requests per minute for the whole process, all companies together.")
+	c.Int(&f.MaxInFlight, "max-in-flight", pollerDefaults.MaxInFlight, "Most Cova requests in flight at once for the whole process: a safety cap. How many are in flight follows the budget and Cova's latency (the budget's rate times the latency, with a margin), shared by the companies with pages to read.")
+	c.Int(&f.FetchAhead, "fetch-ahead", pollerDefaults.FetchAhead, "Most pages of one scan requested at once while earlier pages are published; 0: no cap but the scan's share of the requests in flight (1: one page at a time).")
+	c.Duration(&f.RequestTimeout, "request-timeout", pollerDefaults.RequestTimeout, "Time limit of one Cova request, body included.")
+	c.Int(&f.MaxRetries, "max-retries", pollerDefaults.MaxRetries, "Retries of one page before its scan fails, shared by every fault (429, 5xx, timeouts, a body cut short, a token renewed); 0: no retry.")
+	c.Duration(&f.InitialBackoff, "initial-backoff", pollerDefaults.InitialBackoff, "First pause before retrying a page; each retry doubles it up to --max-backoff, with full jitter. A 429 that says how long to wait waits that long instead.")
+	c.Duration(&f.MaxBackoff, "max-backoff", pollerDefaults.MaxBackoff, "Longest pause between two retries of a page.")
+	c.Int(&f.Partitions, "partitions", int(publisherDefaults.TopicPartitions), "Partitions of the events and dead-letter topics when covacdc creates them.")
+	c.Int(&f.ReplicationFactor, "replication-factor", int(publisherDefaults.TopicReplicationFactor), "Replication factor of the events and dead-letter topics when created; -1: the broker's default.")
+	c.Int(&f.StatePartitions, "state-partitions", int(publisherDefaults.State.Partitions), "Partitions of the state topic when created.")
+	c.Int(&f.StateRF, "state-replication-factor", int(publisherDefaults.State.ReplicationFactor), "Replication factor of the state topic when created; -1: the broker's default.")
+	c.Int(&f.StateMinISR, "state-min-insync-replicas", publisherDefaults.State.MinInsyncReplicas, "min.insync.replicas of the state topic when created; 0: the broker's default.")
+	c.Int(&f.MaxEventsPerTxn, "max-events-per-transaction", publisherDefaults.MaxEventsPerTransaction, "Most events in one Kafka transaction; a scan spans several when larger.")
+	c.Int(&f.MaxDeadLetters, "max-dead-letters-per-scan", publisherDefaults.MaxDeadLettersPerScan, "Most dead letters one scan may meet (records that cannot be published, already dead-lettered ones included); past it the scan fails and the company's cursor stays.")
+	c.String(&f.Compression, "compression", publisherDefaults.Compression, "Compression of the record batches covacdc produces: "+strings.Join(publisher.CompressionNames(), ", ")+".")
 	c.Bool(&f.AllowNewState, "allow-new-state-topic", false, "Create a missing state topic even though the events topic already has events, publishing every customer again (a deliberate resync, or a new instance sharing the events topic). Without it covacdc refuses to start.")
 	c.Bool(&f.AllowMixed, "allow-mixed-encodings", false, "Publish even though the last events on --topic are in the other encoding (with or without --schema-registry-url); without it covacdc refuses to start. Set it once every consumer of the topic reads both.")
 	return c
@@ -342,10 +349,6 @@ func (f *runFlags) validate() (runConfig, error) {
 	case password == "":
 		return cfg, usagef("--cova-password: required (or --cova-password-file)")
 	}
-	if f.Lookback <= 0 {
-		// Zero would let a row that Cova makes visible late slip between two scans.
-		return cfg, usagef("--lookback: must be positive, got %s", f.Lookback)
-	}
 	if f.PollInterval < 100*time.Millisecond {
 		return cfg, usagef("--poll-interval: must be at least 100ms, got %s", f.PollInterval)
 	}
@@ -355,9 +358,6 @@ func (f *runFlags) validate() (runConfig, error) {
 	}
 	if err := checkTopics([]topicFlag{{"topic", f.Topic}, {"state-topic", f.StateTopic}, {"dlq-topic", f.DLQTopic}}); err != nil {
 		return cfg, err
-	}
-	if strings.TrimSpace(f.TransactionalID) == "" {
-		return cfg, usagef("--transactional-id: must not be empty")
 	}
 	if f.SchemaRegistryURL != "" {
 		if err := checkURL("schema-registry-url", f.SchemaRegistryURL); err != nil {
@@ -375,36 +375,19 @@ func (f *runFlags) validate() (runConfig, error) {
 	if _, err := parseLevel(f.LogLevel); err != nil {
 		return cfg, err
 	}
-	if !slices.Contains(publisher.CompressionNames(), f.Compression) {
-		return cfg, usagef("--compression: must be one of %s, got %q", strings.Join(publisher.CompressionNames(), ", "), f.Compression)
-	}
-	ints := []struct {
-		flag     string
-		v, lo    int
-		hi       int
-		minusOne bool // -1 allowed: the broker's default
+	// The flags that narrow to int32 or int16 must fit before the packages judge them.
+	for _, n := range []struct {
+		flag string
+		v    int
+		max  int
 	}{
-		{"requests-per-minute", f.RequestsPerMinute, 1, 100000, false},
-		{"max-in-flight", f.MaxInFlight, 1, 1000, false},
-		{"fetch-ahead", f.FetchAhead, 0, 100, false},
-		{"partitions", f.Partitions, 1, 100000, false},
-		{"replication-factor", f.ReplicationFactor, 1, 32767, true},
-		{"state-partitions", f.StatePartitions, 1, 100000, false},
-		{"state-replication-factor", f.StateRF, 1, 32767, true},
-		{"state-min-insync-replicas", f.StateMinISR, 0, 32767, false},
-		{"max-events-per-transaction", f.MaxEventsPerTxn, 1, 1000000, false},
-		{"max-dead-letters-per-scan", f.MaxDeadLetters, 1, 100000000, false},
-	}
-	for _, n := range ints {
-		if n.minusOne && n.v == -1 {
-			continue
-		}
-		if n.v < n.lo || n.v > n.hi {
-			extra := ""
-			if n.minusOne {
-				extra = " (or -1 for the broker's default)"
-			}
-			return cfg, usagef("--%s: must be between %d and %d%s, got %d", n.flag, n.lo, n.hi, extra, n.v)
+		{"partitions", f.Partitions, math.MaxInt32},
+		{"state-partitions", f.StatePartitions, math.MaxInt32},
+		{"replication-factor", f.ReplicationFactor, math.MaxInt16},
+		{"state-replication-factor", f.StateRF, math.MaxInt16},
+	} {
+		if n.v < -1 || n.v > n.max {
+			return cfg, usagef("--%s: must be at most %d, got %d", n.flag, n.max, n.v)
 		}
 	}
 
@@ -420,36 +403,33 @@ func (f *runFlags) validate() (runConfig, error) {
 	pc.RequestsPerMinute = f.RequestsPerMinute
 	pc.MaxInFlight = f.MaxInFlight
 	pc.FetchAhead = f.FetchAhead
+	pc.MaxRetries = f.MaxRetries
+	pc.InitialBackoff = f.InitialBackoff
+	pc.MaxBackoff = f.MaxBackoff
+	if err := pc.Validate(); err != nil {
+		return cfg, flagError(pollerFlags, err)
+	}
 	cfg.Poller = pc
-	if cfg.Poller.PageOverlap == 0 {
-		cfg.Poller.PageOverlap = 1
+
+	bc := publisher.DefaultConfig()
+	bc.KafkaOpts = kopts
+	bc.Topic, bc.DLQTopic, bc.State.Topic = f.Topic, f.DLQTopic, f.StateTopic
+	bc.TransactionalID = f.TransactionalID
+	bc.MaxEventsPerTransaction = f.MaxEventsPerTxn
+	bc.TopicPartitions = int32(f.Partitions)
+	bc.TopicReplicationFactor = int16(f.ReplicationFactor)
+	bc.State.Partitions = int32(f.StatePartitions)
+	bc.State.ReplicationFactor = int16(f.StateRF)
+	bc.State.MinInsyncReplicas = f.StateMinISR
+	bc.StartFrom = startFrom
+	bc.AllowNewStateTopic = f.AllowNewState
+	bc.AllowMixedEncodings = f.AllowMixed
+	bc.Compression = f.Compression
+	bc.MaxDeadLettersPerScan = f.MaxDeadLetters
+	if err := bc.Validate(); err != nil {
+		return cfg, flagError(publisherFlags, err)
 	}
-	// Validate checks the values as given, so a 0 on the command line is an error,
-	// not the poller's default.
-	if err := cfg.Poller.Validate(); err != nil {
-		// The poller names the flag a user would set.
-		return cfg, usagef("%v", err)
-	}
-	cfg.Publisher = publisher.Config{
-		KafkaOpts:               kopts,
-		Topic:                   f.Topic,
-		DLQTopic:                f.DLQTopic,
-		TransactionalID:         f.TransactionalID,
-		MaxEventsPerTransaction: f.MaxEventsPerTxn,
-		TopicPartitions:         int32(f.Partitions),
-		TopicReplicationFactor:  int16(f.ReplicationFactor),
-		State: state.TopicConfig{
-			Topic:             f.StateTopic,
-			Partitions:        int32(f.StatePartitions),
-			ReplicationFactor: int16(f.StateRF),
-			MinInsyncReplicas: f.StateMinISR,
-		},
-		StartFrom:          startFrom,
-		AllowNewStateTopic: f.AllowNewState,
-		Compression:        f.Compression,
-	}
-	cfg.Publisher.AllowMixedEncodings = f.AllowMixed
-	cfg.Publisher.MaxDeadLettersPerScan = f.MaxDeadLetters
+	cfg.Publisher = bc
 	cfg.PollInterval = f.PollInterval
 	cfg.Once = f.Once
 	cfg.RegistryURL = f.SchemaRegistryURL

@@ -112,8 +112,11 @@ func TestSecretFiles(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "password")
 	cs := filepath.Join(dir, "secret")
-	os.WriteFile(pw, []byte("from-file\n"), 0o600)
-	os.WriteFile(cs, []byte("client-from-file"), 0o600)
+	for name, content := range map[string]string{pw: "from-file\n", cs: "client-from-file"} {
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	args := []string{"--kafka-brokers", "k:1", "--company-id", "1", "--cova-client-id", "id", "--cova-username", "u",
 		"--cova-password-file", pw, "--cova-client-secret-file", cs}
 	cfg, err := parseRun(t, args, nil)
@@ -153,13 +156,13 @@ func TestConfigMistakesExit2(t *testing.T) {
 		{"tls key without cert", validArgs("--kafka-tls-key-file", missing), nil, "covacdc: --kafka-tls-cert-file: required with --kafka-tls-key-file"},
 		{"unknown flag", validArgs("--pagesize", "5"), nil, "covacdc: --pagesize: unknown flag (see covacdc run --help)"},
 		{"base url", validArgs("--cova-base-url", "api.covasoft.net"), nil, `covacdc: --cova-base-url: must be an http or https URL, got "api.covasoft.net"`},
-		{"requests per minute", validArgs("--requests-per-minute", "0"), nil, "covacdc: --requests-per-minute: must be between 1 and 100000, got 0"},
-		{"replication factor", validArgs("--state-replication-factor", "0"), nil, "covacdc: --state-replication-factor: must be between 1 and 32767 (or -1 for the broker's default), got 0"},
+		{"requests per minute", validArgs("--requests-per-minute", "0"), nil, "covacdc: --requests-per-minute: must be at least 1, got 0"},
+		{"replication factor", validArgs("--state-replication-factor", "0"), nil, "covacdc: --state-replication-factor: must be -1 (the broker's default) or at least 1, got 0"},
 		{"metrics addr", validArgs("--metrics-addr", "9464"), nil, `covacdc: --metrics-addr: must be host:port or :port, got "9464"`},
 		{"missing value", validArgs("--topic"), nil, "covacdc: --topic: missing value"},
 		{"lookback zero", validArgs("--lookback", "0s"), nil, "covacdc: --lookback: must be positive, got 0s"},
-		{"overlap too big", validArgs("--page-size", "5", "--page-overlap", "5"), nil, "covacdc: --page-overlap: must be between 1 and page size - 1 (4), got 5"},
-		{"fetch ahead", validArgs("--fetch-ahead", "-1"), nil, "covacdc: --fetch-ahead: must be between 0 and 100, got -1"},
+		{"overlap too big", validArgs("--page-size", "5", "--page-overlap", "5"), nil, "covacdc: --page-overlap: must be between 1 and the page size - 1 (4), got 5"},
+		{"fetch ahead", validArgs("--fetch-ahead", "-1"), nil, "covacdc: --fetch-ahead: must be between 0 (no cap) and 100, got -1"},
 		{"request timeout", validArgs("--request-timeout", "0s"), nil, "covacdc: --request-timeout: must be positive, got 0s"},
 	}
 	for _, tc := range cases {

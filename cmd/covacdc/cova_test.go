@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller/covatest"
 )
 
@@ -91,6 +93,9 @@ func TestPageThatKeepsFailingFailsTheScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Poller.InitialBackoff, cfg.Poller.MaxBackoff = time.Millisecond, 10*time.Millisecond
+	// One page at a time: a slow first page (the race detector, a busy
+	// machine) would otherwise start the next pages, whose requests fail too.
+	cfg.Poller.FetchAhead = 1
 	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -159,7 +164,7 @@ func TestSimulateFaultFlags(t *testing.T) {
 		addr := freeAddr(t)
 		p := start(t, nil, append([]string{"simulate", "--addr", addr, "--customers", "5", "--trickle", "0"}, extra...)...)
 		base = "http://" + addr
-		eventually(t, 10*time.Second, "the simulator listening", func() bool {
+		testenv.Eventually(t, 10*time.Second, "the simulator listening", func() bool {
 			resp, err := http.Get(base + "/")
 			if err == nil {
 				resp.Body.Close()

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -47,7 +49,7 @@ func (e *testEnv) settled(t *testing.T, topic string) {
 	}
 	adm := kadm.NewClient(cl)
 	defer adm.Close()
-	eventually(t, 30*time.Second, "the transactions on "+topic+" to end", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the transactions on "+topic+" to end", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		lso, err := adm.ListCommittedOffsets(ctx, topic)

@@ -18,7 +18,6 @@ import (
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/covacdc/covacdc/publisher"
 	"github.com/covacdc/covacdc/schema"
-	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -128,25 +127,11 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out.printf("  kafka      embedded at %s, data in %s\n", strings.Join(brokers, ","), dataDir)
 	out.printf("  cova       simulator at %s: %s x %d customers, %.3g changes/s\n", sim.URL, companiesText(ids), f.Customers, rate)
 
+	pc, bc := demoConfig(sim, brokers)
 	cfg := runConfig{
-		CompanyIDs: ids,
-		Poller: poller.Config{
-			BaseURL: sim.BaseURL(), TokenURL: sim.TokenURL(),
-			ClientID: covatest.DefaultClientID, ClientSecret: covatest.DefaultClientSecret,
-			Username: covatest.DefaultUsername, Password: covatest.DefaultPassword,
-			PageSize: 100, Lookback: 2 * time.Minute, RequestTimeout: 30 * time.Second,
-			RequestsPerMinute: 6000, MaxInFlight: 4, MaxBackoff: 5 * time.Second,
-		},
-		Publisher: publisher.Config{
-			KafkaOpts:               []kgo.Opt{kgo.SeedBrokers(brokers...)},
-			Topic:                   defaultTopic,
-			DLQTopic:                defaultDLQTopic,
-			TransactionalID:         "covacdc-demo",
-			MaxEventsPerTransaction: 500,
-			TopicPartitions:         3,
-			TopicReplicationFactor:  -1,
-			State:                   state.TopicConfig{Topic: defaultStateTopic, Partitions: 1, ReplicationFactor: -1},
-		},
+		CompanyIDs:   ids,
+		Poller:       pc,
+		Publisher:    bc,
 		PollInterval: pollInterval,
 		MetricsAddr:  metricsAddr,
 		LogFormat:    "text",
@@ -242,3 +227,25 @@ func (l *lineWriter) flush() {
 	defer l.mu.Unlock()
 	l.w.Flush()
 }
+
+// demoConfig is covacdc run's defaults, the packages' own, pointed at the
+// simulator and the embedded Kafka, with the two settings a demo needs
+// otherwise (demoOverrides).
+func demoConfig(sim *covatest.Server, brokers []string) (poller.Config, publisher.Config) {
+	pc := poller.DefaultConfig()
+	pc.BaseURL, pc.TokenURL = sim.BaseURL(), sim.TokenURL()
+	pc.ClientID, pc.ClientSecret = covatest.DefaultClientID, covatest.DefaultClientSecret
+	pc.Username, pc.Password = covatest.DefaultUsername, covatest.DefaultPassword
+	// The simulator is local and allows far more than Cova: the initial load
+	// takes seconds, not minutes.
+	pc.RequestsPerMinute = 6000
+	bc := publisher.DefaultConfig()
+	bc.KafkaOpts = []kgo.Opt{kgo.SeedBrokers(brokers...)}
+	// An id of its own: a demo never fences a covacdc run sharing its Kafka.
+	bc.TransactionalID = "covacdc-demo"
+	return pc, bc
+}
+
+// demoOverrides are the fields in which the demo's configuration departs from
+// covacdc run's defaults, beyond where Cova and Kafka are and who logs in.
+var demoOverrides = []string{"poller.RequestsPerMinute", "publisher.TransactionalID"}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/schema"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -20,7 +21,7 @@ func TestSecondDemoOnTheSameDirectoryExits(t *testing.T) {
 	args := []string{"demo", "--data-dir", dir, "--companies", "1", "--customers", "20", "--trickle", "0", "--metrics-addr", ""}
 	ready := func(p *proc) {
 		t.Helper()
-		eventually(t, 30*time.Second, "the demo's first events", func() bool {
+		testenv.Eventually(t, 30*time.Second, "the demo's first events", func() bool {
 			return strings.Contains(p.stdout.String(), "Committed events")
 		})
 	}

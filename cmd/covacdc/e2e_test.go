@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller/covatest"
 )
 
@@ -25,7 +27,7 @@ func TestKillMidLoadThenResume(t *testing.T) {
 
 	args := e.runArgs("1,2", "--page-size", "25", "--max-events-per-transaction", "100", "--poll-interval", "1h")
 	first := start(t, passwordEnv(), args...)
-	eventually(t, 30*time.Second, "some events committed", func() bool { return e.committed(t, e.topic) >= 400 })
+	testenv.Eventually(t, 30*time.Second, "some events committed", func() bool { return e.committed(t, e.topic) >= 400 })
 	first.signal(t, syscall.SIGKILL)
 	first.wait(t, 5*time.Second)
 	killedAt := e.committed(t, e.topic)

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/covacdc/covacdc/internal/testenv"
 
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
@@ -127,5 +132,33 @@ func TestTailStopsOnTheOtherEncoding(t *testing.T) {
 	}
 	if code, stdout, stderr := e.tail(t, "--schema-registry-url", url, "--allow-mixed-encodings"); code != 0 || strings.Count(stdout, "\n") != 35 {
 		t.Fatalf("tail --allow-mixed-encodings: exit %d, %d events, want 0 and 35\n%s", code, strings.Count(stdout, "\n"), stderr)
+	}
+}
+
+// covacdc tail whose stdout cannot be written (here /dev/full: no space left)
+// exits 1 and says why, instead of reporting success with nothing printed.
+func TestTailReportsWriteErrors(t *testing.T) {
+	e := newTestEnv(t, covatest.Config{Seed: 22})
+	e.sim.Generate(1, 30)
+	if code, stderr := e.once(t); code != 0 {
+		t.Fatalf("run --once exited %d\n%s", code, stderr)
+	}
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("this system has no /dev/full: %v", err)
+	}
+	defer full.Close()
+	cmd := exec.Command(testenv.Covacdc(t), "tail", "--kafka-brokers", strings.Join(e.kafka.Brokers, ","), "--topic", e.topic)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = full, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("tail into a full device: %v, want exit 1\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"stdout", "no space left on device"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("tail's error %q does not mention %q", stderr.String(), want)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller/covatest"
 )
 
@@ -49,7 +51,7 @@ func TestFencedByAnotherInstanceExits1(t *testing.T) {
 	e.sim.Generate(1, 200)
 	args := e.runArgs("1", "--poll-interval", "300ms")
 	older := start(t, passwordEnv(), args...)
-	eventually(t, 30*time.Second, "the first instance's initial load", func() bool { return e.committed(t, e.topic) >= 200 })
+	testenv.Eventually(t, 30*time.Second, "the first instance's initial load", func() bool { return e.committed(t, e.topic) >= 200 })
 
 	newer := start(t, passwordEnv(), args...)
 	if code := older.wait(t, 30*time.Second); code != 1 {
@@ -80,7 +82,7 @@ func TestSIGTERMExits0Quickly(t *testing.T) {
 	e.metrics = freeAddr(t)
 	args := e.runArgs("1", "--page-size", "20", "--max-events-per-transaction", "60")
 	p := start(t, passwordEnv(), args...)
-	eventually(t, 30*time.Second, "some events committed", func() bool { return e.committed(t, e.topic) >= 100 })
+	testenv.Eventually(t, 30*time.Second, "some events committed", func() bool { return e.committed(t, e.topic) >= 100 })
 
 	p.signal(t, syscall.SIGTERM)
 	began := time.Now()

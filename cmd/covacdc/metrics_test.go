@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/deploy"
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/prometheus/common/expfmt"
@@ -95,15 +97,15 @@ func TestMetricsMatchTheTopic(t *testing.T) {
 	base := "http://" + e.metrics
 
 	p := start(t, passwordEnv(), e.runArgs("1,2", "--poll-interval", "1s", "--page-size", "50")...)
-	eventually(t, 20*time.Second, "/healthz", func() bool { code, _ := get(t, base+"/healthz"); return code == 200 })
+	testenv.Eventually(t, 20*time.Second, "/healthz", func() bool { code, _ := get(t, base+"/healthz"); return code == 200 })
 	var text string
-	eventually(t, 60*time.Second, "two committed scans of each company", func() bool {
+	testenv.Eventually(t, 60*time.Second, "two committed scans of each company", func() bool {
 		mfs := families(t, scrape(t, e.metrics))
 		sd := mfs["covacdc_scan_duration_seconds"]
 		return sum(sd, map[string]string{"company_id": "1", "outcome": "ok"}) >= 2 &&
 			sum(sd, map[string]string{"company_id": "2", "outcome": "ok"}) >= 2
 	})
-	eventually(t, 10*time.Second, "/readyz ok", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	testenv.Eventually(t, 10*time.Second, "/readyz ok", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
 	text = scrape(t, e.metrics)
 	mfs := families(t, text)
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/testenv"
+
 	"github.com/covacdc/covacdc/poller/covatest"
 )
 
@@ -24,7 +26,7 @@ func TestPollIntervalThatCannotBeKept(t *testing.T) {
 	e.metrics = freeAddr(t)
 	p := start(t, passwordEnv(), e.runArgs(strings.Join(companies, ","), "--poll-interval", "1s", "--requests-per-minute", "60")...)
 	var warn string
-	eventually(t, 60*time.Second, "the WARN line of the poll interval", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the WARN line of the poll interval", func() bool {
 		for _, line := range strings.Split(p.stderr.String(), "\n") {
 			if strings.Contains(line, "level=WARN") && strings.Contains(line, "--poll-interval cannot be kept") {
 				warn = line
@@ -39,7 +41,7 @@ func TestPollIntervalThatCannotBeKept(t *testing.T) {
 		}
 	}
 	var got float64
-	eventually(t, 10*time.Second, "covacdc_effective_poll_interval_seconds", func() bool {
+	testenv.Eventually(t, 10*time.Second, "covacdc_effective_poll_interval_seconds", func() bool {
 		got = sum(families(t, scrape(t, e.metrics))["covacdc_effective_poll_interval_seconds"], nil)
 		return got != 0
 	})

@@ -75,7 +75,6 @@ func tailMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		want = schema.FormatRegistry
 	}
 	w := bufio.NewWriter(stdout)
-	defer w.Flush()
 	bad := 0
 	err = readCommitted(ctx, opts, topic, pos, follow, func(r *kgo.Record) error {
 		if got := schema.FormatOf(r.Value); got != want && got != schema.FormatUnknown && !f.Mixed {
@@ -87,13 +86,18 @@ func tailMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, "covacdc: partition %d offset %d: cannot decode: %v\n", r.Partition, r.Offset, err)
 			return nil
 		}
-		w.Write(js)
-		w.WriteByte('\n')
+		if _, err := w.Write(append(js, '\n')); err != nil {
+			return writeError(err)
+		}
 		if follow {
-			return w.Flush()
+			return writeError(w.Flush())
 		}
 		return nil
 	})
+	// What was decoded is printed even when reading stopped on an error.
+	if ferr := writeError(w.Flush()); err == nil {
+		err = ferr
+	}
 	if err != nil {
 		return err
 	}
@@ -114,4 +118,13 @@ func otherEncoding(topic string, r *kgo.Record, got schema.Format) error {
 	}
 	return usagef("%s: the event is in %s: remove --schema-registry-url to read it, "+
 		"or add --allow-mixed-encodings if the topic holds both encodings", at, got)
+}
+
+// writeError says that printing an event failed (a closed pipe, a full disk):
+// tail stops, since every later event would be lost the same way.
+func writeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("writing the events to stdout: %w", err)
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/covacdc/covacdc/internal/testenv"
 )
 
 func TestIgnorePaging(t *testing.T) {
@@ -347,10 +349,7 @@ func TestMaxInFlight(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("answered before the latency was over")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().Abandoned != 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, "the abandoned request to be counted", func() bool { return s.Stats().Abandoned == 1 })
 	if st := s.Stats(); st.Abandoned != 1 || st.CustomerFullRequests != 4 {
 		t.Fatalf("abandoned %d, answered %d: want 1 and 4", st.Abandoned, st.CustomerFullRequests)
 	}

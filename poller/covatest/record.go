@@ -80,12 +80,11 @@ var (
 	familyNames = []string{"Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Martin",
 		"Tremblay", "Roy", "Gagnon", "Lee", "Wilson", "Anderson", "Taylor", "Thomas", "Moore", "Jackson", "White",
 		"Singh", "Chen", "Nguyen", "MacDonald", "O'Neil", "Côté", "Bouchard", "Kowalski", "Müller", "Patel"}
-	titles     = []string{"Mr.", "Mrs.", "Ms.", "Dr.", "Mx."}
-	referrals  = []string{"Walk-in", "Google", "Friend", "Instagram", "Radio", "Flyer", "Returning customer"}
-	streets    = []string{"Main St", "Granville St", "Robson St", "Yonge St", "Jasper Ave", "17th Ave SW", "Pike St", "Colfax Ave", "Broadway", "Queen St W", "Burrard St", "Elm St"}
-	notesPool  = []string{"Prefers morning pickups", "Medical patient", "VIP", "Ask about loyalty card", "Allergic to latex gloves", "Line one\nline two", "Said \"call me later\"", "Tab\there", "Backslash \\ in note"}
-	docChoices = []string{`{}`, `{"DocumentId":"%s","DocumentType":"Medical"}`}
-	extTypes   = []struct {
+	titles    = []string{"Mr.", "Mrs.", "Ms.", "Dr.", "Mx."}
+	referrals = []string{"Walk-in", "Google", "Friend", "Instagram", "Radio", "Flyer", "Returning customer"}
+	streets   = []string{"Main St", "Granville St", "Robson St", "Yonge St", "Jasper Ave", "17th Ave SW", "Pike St", "Colfax Ave", "Broadway", "Queen St W", "Burrard St", "Elm St"}
+	notesPool = []string{"Prefers morning pickups", "Medical patient", "VIP", "Ask about loyalty card", "Allergic to latex gloves", "Line one\nline two", "Said \"call me later\"", "Tab\there", "Backslash \\ in note"}
+	extTypes  = []struct {
 		id            int
 		name, feature string
 		gen           func(r *rand.Rand) string

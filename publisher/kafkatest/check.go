@@ -79,7 +79,7 @@ func (c *Cluster) CheckEvents(t testing.TB, topic string, truth map[string]int64
 	err = cmd.Run()
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
-		return CheckReport{}, fmt.Errorf("check_events.py: %v: %s%s", err, stdout.String(), stderr.String())
+		return CheckReport{}, fmt.Errorf("check_events.py: %w: %s%s", err, stdout.String(), stderr.String())
 	}
 	text := strings.TrimSpace(stdout.String())
 	last := text[strings.LastIndexByte(text, '\n')+1:]

@@ -92,7 +92,7 @@ func splitBrokers(s string) []string {
 // Container) rather than kfake.
 func (c *Cluster) Real() bool { return c.Kind != Fake }
 
-// Fake returns the in-process cluster, or nil when the cluster is not kfake. Tests use it
+// FakeCluster returns the in-process cluster, or nil when the cluster is not kfake. Tests use it
 // for kfake's fault hooks (ControlKey, RemoveNode).
 func (c *Cluster) FakeCluster() *kfake.Cluster { return c.fake }
 

@@ -192,7 +192,11 @@ func TestCheckEventsFindsViolations(t *testing.T) {
 		Headers: []kgo.RecordHeader{{Key: "covacdc-version", Value: []byte("1")}}}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	defer cl.EndTransaction(context.Background(), kgo.TryAbort)
+	defer func() {
+		if err := cl.EndTransaction(context.Background(), kgo.TryAbort); err != nil {
+			t.Errorf("aborting the open transaction: %v", err)
+		}
+	}()
 
 	truth := map[string]int64{"c1": 3, "c2": 2, "c3": 5, "c4": 1, "c6": 1}
 	r, err := c.CheckEvents(t, topic, truth, 60*time.Second)

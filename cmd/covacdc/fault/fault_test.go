@@ -10,13 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/covacdc/covacdc/internal/testenv"
 
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/covacdc/covacdc/publisher/kafkatest"
@@ -172,7 +173,7 @@ func brokerRestarts(t *testing.T, restarts ...kafkatest.RestartOptions) {
 	// minutes after a restart to resume (its retries and timeouts are far shorter).
 	progress := func(what string, target float64) float64 {
 		var at float64
-		eventually(t, 3*time.Minute, what, func() bool {
+		testenv.Eventually(t, 3*time.Minute, what, func() bool {
 			v, err := e.tracked(sup.current())
 			at = v
 			return err == nil && v >= target
@@ -228,7 +229,7 @@ func TestFencedBySecondInstance(t *testing.T) {
 			defer stopTrickle()
 
 			older := mustStart(t, "older", secretEnv, e.args(freeAddr(t))...)
-			eventually(t, 3*time.Minute, tc.ready, func() bool {
+			testenv.Eventually(t, 3*time.Minute, tc.ready, func() bool {
 				if older.exited() {
 					t.Fatalf("older exited %d by itself\n%s", older.code, older.tail(40))
 				}
@@ -272,7 +273,7 @@ func TestCovaOutage(t *testing.T) {
 			t.Fatalf("covacdc exited %d during the outage\n%s", p.code, p.tail(40))
 		}
 	}
-	eventually(t, 3*time.Minute, "the load to pass 5000 customers", func() bool {
+	testenv.Eventually(t, 3*time.Minute, "the load to pass 5000 customers", func() bool {
 		alive()
 		v, err := e.tracked(p)
 		return err == nil && v >= 5000
@@ -301,7 +302,7 @@ func TestCovaOutage(t *testing.T) {
 	mid := e.sim.Stats()
 	served503 := mid.ByStatus[503] - simBefore.ByStatus[503]
 	t.Logf("then %d 429s with Retry-After: %d", storm, retryAfter)
-	eventually(t, 5*time.Minute, "the 429 storm to be used up", func() bool {
+	testenv.Eventually(t, 5*time.Minute, "the 429 storm to be used up", func() bool {
 		alive()
 		return e.sim.Hazards().Status429 == 0
 	})
@@ -391,43 +392,10 @@ func TestStateTopicNotCompacted(t *testing.T) {
 
 // ---- helpers
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	binErr    error
-	binDir    string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	testenv.Cleanup()
 	os.Exit(code)
-}
-
-// binary builds covacdc once per test binary and returns its path. Only the
-// scenarios that run pay for the build.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "covacdc-fault-bin-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "covacdc")
-		start := time.Now()
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/covacdc/covacdc/cmd/covacdc").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		t.Logf("built covacdc in %v", time.Since(start).Round(100*time.Millisecond))
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
 }
 
 // suite gates a scenario: the fault suite must be on, the broker real and the
@@ -439,7 +407,7 @@ func suite(t *testing.T) *kafkatest.Cluster {
 	if ok, why := kafkatest.CheckerAvailable(); !ok {
 		t.Fatalf("fault suite: the independent consumer cannot run: %s", why)
 	}
-	binary(t)
+	testenv.Covacdc(t)
 	return c
 }
 
@@ -519,7 +487,7 @@ type proc struct {
 // startProc runs the binary with args and an environment free of COVACDC_
 // variables but env. The process is killed when the test ends.
 func startProc(t *testing.T, name string, env []string, args ...string) (*proc, error) {
-	cmd := exec.Command(binary(t), args...)
+	cmd := exec.Command(testenv.Covacdc(t), args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "COVACDC_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -825,19 +793,6 @@ func (e *env) trickle(perSecond float64) (stop func()) {
 	}
 }
 
-// eventually polls cond every 200ms until it holds or d passes; cond may fail the
-// test itself (a process that died).
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // supervisor keeps one covacdc run going, as systemd or Kubernetes would: when it
 // exits (for any reason), it is started again with the same arguments after a
 // second. It records every exit.
@@ -944,7 +899,7 @@ func (s *supervisor) stop(t *testing.T) {
 // failing at once if p exits by itself.
 func (e *env) waitLoaded(t *testing.T, d time.Duration, p *proc, what string) {
 	t.Helper()
-	eventually(t, d, what, func() bool {
+	testenv.Eventually(t, d, what, func() bool {
 		if p.exited() {
 			t.Fatalf("%s exited %d by itself\n%s", p.name, p.code, p.tail(40))
 		}
@@ -975,7 +930,7 @@ func (e *env) waitCaughtUp(t *testing.T, d time.Duration, get func() *proc) {
 		base float64 = -1
 	)
 	start := time.Now()
-	eventually(t, d, "covacdc to commit two scans after Cova went quiet", func() bool {
+	testenv.Eventually(t, d, "covacdc to commit two scans after Cova went quiet", func() bool {
 		cur := get()
 		if cur != p {
 			p, base = cur, -1
@@ -1069,7 +1024,7 @@ func TestStateTopicDeletedWhileRunning(t *testing.T) {
 	// The running instance: exits non-zero, or its scans fail; it must not go
 	// on committing scans as if nothing happened.
 	var loud string
-	eventually(t, 2*time.Minute, "covacdc to notice that its state topic is gone", func() bool {
+	testenv.Eventually(t, 2*time.Minute, "covacdc to notice that its state topic is gone", func() bool {
 		if p.exited() {
 			loud = fmt.Sprintf("exited %d", p.code)
 			if p.code == 0 {
