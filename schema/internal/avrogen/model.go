@@ -193,7 +193,7 @@ func (g *goField) apply(r rule, cova bool) error {
 			return fmt.Errorf("rule for %s: raw JSON elements must be a nullable array of strings", g.path())
 		}
 		g.rep = repRawJSON
-	default:
+	case plain, pointer:
 		p, err := goFieldOf(g.field, rule{}, cova)
 		if err != nil {
 			return err
@@ -205,6 +205,8 @@ func (g *goField) apply(r rule, cova bool) error {
 			}
 			g.pointer = true
 		}
+	default:
+		return fmt.Errorf("rule for %s: unknown representation %d", g.path(), r.special)
 	}
 	g.json, g.missing = r.json, r.missing
 	switch {

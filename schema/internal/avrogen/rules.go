@@ -38,7 +38,8 @@ const (
 type covaJSON int
 
 const (
-	jsonAsTyped covaJSON = iota
+	// The zero covaJSON is JSON as the field's Avro type says: no tolerance.
+	_ covaJSON = iota
 	// numberOrString: a nullable string Cova sometimes sends as a JSON number;
 	// the number's JSON text is kept.
 	numberOrString
