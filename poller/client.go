@@ -26,6 +26,7 @@ type options struct {
 	logger     *slog.Logger
 	registerer prometheus.Registerer
 	now        func() time.Time
+	companies  []int64
 }
 
 // WithHTTPClient sets the HTTP client. Default: a client with sane transport timeouts.
@@ -39,6 +40,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 
 // WithRegisterer registers the client's metrics. Default: no metrics.
 func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.registerer = r } }
+
+// WithCompanies names the companies the client will scan, so that their metric
+// series are on /metrics at zero before their first request (a dashboard shows
+// 0 rather than no data, and increase() sees the first rise). Default: none;
+// a company's series appear with its first request.
+func WithCompanies(ids ...int64) Option { return func(o *options) { o.companies = ids } }
 
 // WithClock sets the local clock (used only where the server's Date header is missing). Default time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
@@ -80,7 +87,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	// would hand them to wherever it points, so none is followed.
 	hc := *o.httpClient
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	m, err := newMetrics(o.registerer)
+	m, err := newMetrics(o.registerer, o.companies)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,9 @@ type metrics struct {
 	auth      *prometheus.CounterVec // covacdc_cova_auth_total{outcome}
 }
 
-func newMetrics(r prometheus.Registerer) (*metrics, error) {
+// newMetrics creates the metrics with the series of each of companies, and
+// of each auth outcome, at zero.
+func newMetrics(r prometheus.Registerer, companies []int64) (*metrics, error) {
 	m := &metrics{
 		fetched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "covacdc_customers_fetched_total",
@@ -39,6 +41,15 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 			Name: "covacdc_cova_auth_total",
 			Help: "Token requests by outcome: ok, rejected (bad credentials) or error.",
 		}, []string{"outcome"}),
+	}
+	for _, id := range companies {
+		label := companyLabel(id)
+		m.fetched.WithLabelValues(label)
+		m.throttled.WithLabelValues(label)
+		m.requests.WithLabelValues(label, "200")
+	}
+	for _, outcome := range []string{"ok", "rejected", "error"} {
+		m.auth.WithLabelValues(outcome)
 	}
 	if r == nil {
 		return m, nil

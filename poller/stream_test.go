@@ -276,7 +276,7 @@ func TestLazyRowsDecodedOnlyWhenNew(t *testing.T) {
 		t.Fatalf("lazy row read %+v, want only Id and Version", cs[2])
 	}
 
-	m, err := newMetrics(prometheus.NewRegistry())
+	m, err := newMetrics(prometheus.NewRegistry(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

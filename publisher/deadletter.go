@@ -30,6 +30,12 @@ const (
 	ReasonVersion = "version"
 )
 
+// DeadLetterReasons are every reason a dead letter can carry: the poller's
+// decode reasons and the publisher's own.
+func DeadLetterReasons() []string {
+	return append(poller.DecodeReasons(), ReasonEncode, ReasonTooLarge, ReasonVersion)
+}
+
 // maxErrorHeader bounds the error text of a dead letter.
 const maxErrorHeader = 1024
 

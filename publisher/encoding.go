@@ -16,7 +16,7 @@ import (
 
 // ErrMixedEncodings means the events topic already holds events in another
 // encoding than the encoder writes; see MixedEncodingsError.
-var ErrMixedEncodings = errors.New("publisher: the events topic holds events in another encoding")
+var ErrMixedEncodings = errors.New("the events topic holds events in another encoding")
 
 // MixedEncodingsError refuses to write events in one encoding to a topic whose
 // last committed event is in the other: every consumer set up for one fails
@@ -36,7 +36,7 @@ func (e *MixedEncodingsError) Error() string {
 	if e.Found == schema.FormatRegistry {
 		way = "set --schema-registry-url as when those events were written, or publish to a new --topic"
 	}
-	return fmt.Sprintf("publisher: events topic %q holds events in %s (its last committed event in partition %d, offset %d), "+
+	return fmt.Sprintf("events topic %q holds events in %s (its last committed event in partition %d, offset %d), "+
 		"but covacdc would write %s, and a consumer of one fails on the other: %s, "+
 		"or start with --allow-mixed-encodings once every consumer of the topic reads both",
 		e.Topic, e.Found, e.Partition, e.Offset, e.Writing, way)
@@ -58,11 +58,11 @@ func (p *Publisher) checkEncoding(ctx context.Context, found existing) error {
 	writing := f.Format()
 	last, err := lastEvents(ctx, p.cfg.KafkaOpts, p.cfg.Topic)
 	if errors.Is(err, kerr.TopicAuthorizationFailed) {
-		return fmt.Errorf("publisher: not allowed to read topic %q, whose last events covacdc reads at start-up "+
-			"to check their encoding: grant READ on it (README: Security): %w", p.cfg.Topic, err)
+		return fmt.Errorf("events topic %q: not allowed to read it (covacdc reads its last events at start-up "+
+			"to check their encoding): grant READ on it (README: Security): %w", p.cfg.Topic, err)
 	}
 	if err != nil {
-		return fmt.Errorf("publisher: reading the last events of %q to check their encoding: %w", p.cfg.Topic, err)
+		return fmt.Errorf("events topic %q: reading its last events to check their encoding: %w", p.cfg.Topic, err)
 	}
 	for _, part := range slices.Sorted(maps.Keys(last)) {
 		r := last[part]

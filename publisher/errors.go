@@ -9,12 +9,12 @@ import (
 
 // ErrFenced means another instance started with the same transactional id and took
 // over; this one must stop.
-var ErrFenced = errors.New("publisher: fenced: another instance with the same transactional id took over")
+var ErrFenced = errors.New("fenced: another instance with the same transactional id took over")
 
 // ErrScanAborted means a transaction holding some of a scan's events aborted: the
 // scan cannot complete and its cursor did not move. Scan the company again from
 // its cursor; what was committed is not published twice.
-var ErrScanAborted = errors.New("publisher: a transaction holding this scan's events aborted")
+var ErrScanAborted = errors.New("a transaction holding this scan's events aborted")
 
 // ErrClosed means the publisher was closed.
 var ErrClosed = errors.New("publisher: closed")
@@ -34,8 +34,8 @@ func fencedError(txnID string, cause error) error {
 
 // ErrStateMissing means the state topic is gone while the events topic holds
 // events: starting with an empty state would publish every customer again.
-var ErrStateMissing = errors.New("publisher: state topic missing")
+var ErrStateMissing = errors.New("state topic missing")
 
 // ErrTooManyDeadLetters means a scan met more dead letters than
 // Config.MaxDeadLettersPerScan: it fails and the company's cursor stays.
-var ErrTooManyDeadLetters = errors.New("publisher: too many dead letters in one scan")
+var ErrTooManyDeadLetters = errors.New("too many dead letters in one scan")

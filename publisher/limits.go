@@ -73,7 +73,7 @@ func (p *Publisher) readLimits(ctx context.Context, adm *kadm.Client) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("publisher: describing topics %q: %w", topics, err)
+			return fmt.Errorf("reading the configuration of topics %q: %w", topics, err)
 		}
 		if !unknownTopic(rcs) || wait > 2*time.Second {
 			break

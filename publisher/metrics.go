@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/covacdc/covacdc/schema"
+	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -53,14 +54,18 @@ func newMetrics() *metrics {
 	return m
 }
 
-// company creates the company's counter series at zero, so that they are on
-// /metrics from its first scan and rate() and increase() see their first rise.
+// company creates the company's counter series at zero, each dead-letter
+// reason among them, so that they are on /metrics before anything is counted
+// and rate() and increase() see their first rise.
 func (m *metrics) company(id int64) {
 	label := strconv.FormatInt(id, 10)
 	m.unchanged.WithLabelValues(label)
 	m.stale.WithLabelValues(label)
 	for _, t := range []schema.ChangeType{schema.Snapshot, schema.Created, schema.Updated} {
 		m.events.WithLabelValues(label, t.String())
+	}
+	for _, reason := range DeadLetterReasons() {
+		m.deadLetters.WithLabelValues(label, reason)
 	}
 }
 
@@ -77,13 +82,26 @@ func (m *metrics) skipped(company string, n *skips) {
 	}
 }
 
-func (m *metrics) register(r prometheus.Registerer, g *gauges) error {
-	for _, c := range []prometheus.Collector{m.events, m.unchanged, m.stale, m.deadLetters, m.txns, m.txnDuration, g} {
-		if err := r.Register(c); err != nil {
-			return err
-		}
+// register registers every family at once, as one collector: a scrape while
+// New runs sees all of them or none, never some.
+func (m *metrics) register(r prometheus.Registerer, g *gauges) (prometheus.Collector, error) {
+	all := collectors{m.events, m.unchanged, m.stale, m.deadLetters, m.txns, m.txnDuration, g}
+	return all, r.Register(all)
+}
+
+// collectors is several collectors registered as one.
+type collectors []prometheus.Collector
+
+func (cs collectors) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
 	}
-	return nil
+}
+
+func (cs collectors) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
+	}
 }
 
 // gauges reports the per-company state at scrape time from the committed index,
@@ -96,11 +114,14 @@ type gauges struct {
 func newGauges(p *Publisher) *gauges {
 	l := []string{"company_id"}
 	return &gauges{
-		p:           p,
-		tracked:     prometheus.NewDesc("covacdc_tracked_customers", "Customers with a published Version.", l, nil),
-		cursorTS:    prometheus.NewDesc("covacdc_cursor_timestamp_seconds", "The company cursor's Since, as a Unix time.", l, nil),
-		lag:         prometheus.NewDesc("covacdc_lag_seconds", "Now minus the company cursor's Since.", l, nil),
-		lastSuccess: prometheus.NewDesc("covacdc_last_success_timestamp_seconds", "When the company's last scan committed, as a Unix time.", l, nil),
+		p:       p,
+		tracked: prometheus.NewDesc("covacdc_tracked_customers", "Customers with a published Version.", l, nil),
+		cursorTS: prometheus.NewDesc("covacdc_cursor_timestamp_seconds",
+			"The company cursor's Since (where its next scan starts, the lookback before the last scan's start), as a Unix time; 0 for the beginning.", l, nil),
+		lag: prometheus.NewDesc("covacdc_lag_seconds",
+			"How stale the company's events may be: now minus the start, on Cova's clock, of its last committed scan, which published every change made before it "+
+				"(about the poll interval plus a scan's duration when healthy; the cursor's lookback is not counted). Before its first committed scan: since covacdc started.", l, nil),
+		lastSuccess: prometheus.NewDesc("covacdc_last_success_timestamp_seconds", "When the company's last scan committed, as a Unix time; 0 before its first.", l, nil),
 	}
 }
 
@@ -114,17 +135,43 @@ func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
 func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	now := g.p.now()
 	last := g.p.committed.lastSuccesses()
-	for _, cs := range g.p.Companies() {
+	companies := g.p.Companies()
+	known := make(map[int64]bool, len(companies))
+	for _, cs := range companies {
+		known[cs.CompanyID] = true
+	}
+	for _, id := range g.p.companies {
+		if !known[id] {
+			known[id] = true
+			companies = append(companies, state.CompanyState{CompanyID: id, Cursor: g.p.Cursor(id)})
+		}
+	}
+	for _, cs := range companies {
 		id := strconv.FormatInt(cs.CompanyID, 10)
 		ch <- prometheus.MustNewConstMetric(g.tracked, prometheus.GaugeValue, float64(cs.Tracked), id)
-		if cs.HasCursor {
-			ch <- prometheus.MustNewConstMetric(g.cursorTS, prometheus.GaugeValue, unix(cs.Cursor.Since), id)
-			ch <- prometheus.MustNewConstMetric(g.lag, prometheus.GaugeValue, now.Sub(cs.Cursor.Since).Seconds(), id)
+		ch <- prometheus.MustNewConstMetric(g.cursorTS, prometheus.GaugeValue, unix(cs.Cursor.Since), id)
+		// Everything changed before the last committed scan started is on the
+		// events topic; a cursor of an older build has no ScanStarted.
+		caughtUp := g.p.begun
+		switch {
+		case cs.HasCursor && !cs.Cursor.ScanStarted.IsZero():
+			caughtUp = cs.Cursor.ScanStarted
+		case cs.HasCursor:
+			caughtUp = cs.Cursor.Since
 		}
-		if t, ok := last[cs.CompanyID]; ok {
-			ch <- prometheus.MustNewConstMetric(g.lastSuccess, prometheus.GaugeValue, unix(t), id)
+		ch <- prometheus.MustNewConstMetric(g.lag, prometheus.GaugeValue, max(0, now.Sub(caughtUp).Seconds()), id)
+		t, ok := last[cs.CompanyID]
+		if !ok && cs.HasCursor {
+			t = cs.Cursor.ScanFinished
 		}
+		ch <- prometheus.MustNewConstMetric(g.lastSuccess, prometheus.GaugeValue, unix(t), id)
 	}
 }
 
-func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+// unix is t as a Unix time; the zero time (never, or the beginning) is 0.
+func unix(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}

@@ -21,6 +21,8 @@ type options struct {
 	registerer prometheus.Registerer
 	encoder    Encoder
 	now        func() time.Time
+	companies  []int64
+	registered func()
 }
 
 // WithLogger sets the logger. Default: discard.
@@ -28,6 +30,11 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 
 // WithRegisterer registers the publisher's metrics. Default: no metrics.
 func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.registerer = r } }
+
+// WithMetricsRegistered calls fn once New has registered the metrics (every
+// family at once), before it asks Kafka anything. A metrics server started
+// before New holds scrapes until then, so that none sees half the families.
+func WithMetricsRegistered(fn func()) Option { return func(o *options) { o.registered = fn } }
 
 // Encoder turns an event into bytes; *schema.Encoder is the real one.
 type Encoder interface {
@@ -42,6 +49,12 @@ var _ Encoder = (*schema.Encoder)(nil)
 
 // WithEncoder sets the event encoder. Default: schema.NewEncoder() (single-object encoding).
 func WithEncoder(e Encoder) Option { return func(o *options) { o.encoder = e } }
+
+// WithCompanies names the companies the publisher will scan: with a
+// Registerer, their series (counters at zero, each dead-letter reason among
+// them, and the per-company gauges) are on /metrics from New on, before the
+// state is restored, rather than from each company's first scan. Default: none.
+func WithCompanies(ids ...int64) Option { return func(o *options) { o.companies = ids } }
 
 // WithClock sets the clock used for capturedAt and metrics. Default time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
@@ -71,6 +84,9 @@ type Publisher struct {
 	parts  int32   // partitions of the state topic
 
 	committed committedView
+
+	begun     time.Time // when New was called: the lag of a company before its first committed scan
+	companies []int64   // the companies WithCompanies named
 
 	// txnMu guards every field from cl to closed.
 	txnMu sync.Mutex
@@ -123,7 +139,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 		cancel()
 		p.txnAborted()
 		if err != nil {
-			err = fmt.Errorf("publisher: aborting the open transaction: %w", err)
+			err = fmt.Errorf("aborting the open transaction: %w", err)
 		}
 	}
 	p.cl.Close()

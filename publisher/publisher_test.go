@@ -532,13 +532,13 @@ func TestMetricsAndBoundedTransactions(t *testing.T) {
 		}
 	}
 	want := `
-# HELP covacdc_cursor_timestamp_seconds The company cursor's Since, as a Unix time.
+# HELP covacdc_cursor_timestamp_seconds The company cursor's Since (where its next scan starts, the lookback before the last scan's start), as a Unix time; 0 for the beginning.
 # TYPE covacdc_cursor_timestamp_seconds gauge
 covacdc_cursor_timestamp_seconds{company_id="4242"} 1.7145252e+09
-# HELP covacdc_lag_seconds Now minus the company cursor's Since.
+# HELP covacdc_lag_seconds How stale the company's events may be: now minus the start, on Cova's clock, of its last committed scan, which published every change made before it (about the poll interval plus a scan's duration when healthy; the cursor's lookback is not counted). Before its first committed scan: since covacdc started.
 # TYPE covacdc_lag_seconds gauge
 covacdc_lag_seconds{company_id="4242"} 39600
-# HELP covacdc_last_success_timestamp_seconds When the company's last scan committed, as a Unix time.
+# HELP covacdc_last_success_timestamp_seconds When the company's last scan committed, as a Unix time; 0 before its first.
 # TYPE covacdc_last_success_timestamp_seconds gauge
 covacdc_last_success_timestamp_seconds{company_id="4242"} 1.7145648e+09
 # HELP covacdc_tracked_customers Customers with a published Version.

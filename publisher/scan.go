@@ -205,7 +205,8 @@ func (s *Scan) Complete(ctx context.Context, next, serverStart time.Time) error 
 		return s.err
 	}
 	tracked := p.committed.succeeded(s.company, p.now())
-	p.log.Info("scan committed", "company_id", s.company, "scan", s.id, "since", next, "tracked", tracked)
+	// Debug: the caller logs the scan's one "scan committed" line.
+	p.log.Debug("cursor committed", "company_id", s.company, "scan", s.id, "next", next, "tracked", tracked)
 	return nil
 }
 

@@ -46,10 +46,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 	lim := newLimits(cfg)
 	cl, err := kgo.NewClient(append(cfg.kgoOpts(), lim.opt())...)
 	if err != nil {
-		return nil, fmt.Errorf("publisher: %w", err)
+		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	p := &Publisher{
 		cfg:       cfg,
+		begun:     o.now(),
+		companies: o.companies,
 		limits:    lim,
 		log:       o.logger,
 		now:       o.now,
@@ -62,7 +64,26 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 		done:      make(chan struct{}),
 	}
 	p.promise = p.produced.set
-	if err := p.start(ctx, o.registerer); err != nil {
+	for _, id := range p.companies {
+		p.m.company(id)
+	}
+	// Registered before anything is asked of Kafka, so that a scrape during a
+	// long restore sees every family (the gauges say what is known so far).
+	var registered prometheus.Collector
+	if o.registerer != nil {
+		var err error
+		if registered, err = p.m.register(o.registerer, newGauges(p)); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("publisher: registering metrics: %w", err)
+		}
+	}
+	if o.registered != nil {
+		o.registered()
+	}
+	if err := p.start(ctx); err != nil {
+		if registered != nil {
+			o.registerer.Unregister(registered)
+		}
 		cl.Close()
 		return nil, err
 	}
@@ -70,7 +91,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Publisher, error) {
 	return p, nil
 }
 
-func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error {
+func (p *Publisher) start(ctx context.Context) error {
 	adm := kadm.NewClient(p.cl)
 	found, err := p.describeTopics(ctx, adm)
 	if err != nil {
@@ -95,15 +116,7 @@ func (p *Publisher) start(ctx context.Context, reg prometheus.Registerer) error 
 	if err := p.readLimits(ctx, adm); err != nil {
 		return err
 	}
-	if err := p.syncState(ctx); err != nil {
-		return err
-	}
-	if reg != nil {
-		if err := p.m.register(reg, newGauges(p)); err != nil {
-			return fmt.Errorf("publisher: registering metrics: %w", err)
-		}
-	}
-	return nil
+	return p.syncState(ctx)
 }
 
 // checkStateNotLost refuses to start on a missing state topic when the events
@@ -118,14 +131,14 @@ func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, fou
 		err = starts.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+		return fmt.Errorf("events topic %q: reading its offsets: %w", p.cfg.Topic, err)
 	}
 	ends, err := adm.ListEndOffsets(ctx, p.cfg.Topic)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("publisher: reading the offsets of %q: %w", p.cfg.Topic, err)
+		return fmt.Errorf("events topic %q: reading its offsets: %w", p.cfg.Topic, err)
 	}
 	var held int64 // offsets, transaction markers included
 	ends.Each(func(end kadm.ListedOffset) {
@@ -136,7 +149,7 @@ func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, fou
 	if held == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: state topic %q does not exist but events topic %q is not empty (%d offsets); "+
+	return fmt.Errorf("%w: no topic %q, but events topic %q is not empty (%d offsets); "+
 		"restore the state topic, or start with --allow-new-state-topic to publish every customer again",
 		ErrStateMissing, p.cfg.State.Topic, p.cfg.Topic, held)
 }
@@ -178,7 +191,7 @@ func (p *Publisher) syncState(ctx context.Context) error {
 	}
 	idx, stats, err := state.RestoreUntilMarker(ctx, p.cfg.State.Topic, nonce, p.cfg.KafkaOpts...)
 	if err != nil {
-		return fmt.Errorf("publisher: %w", err)
+		return err // it names the state topic
 	}
 	p.committed.restored(idx)
 	p.txn.pending = state.NewPending(idx)
@@ -196,5 +209,5 @@ func (p *Publisher) startErr(err error) error {
 	if aerr := p.authErr(err); aerr != nil {
 		return aerr
 	}
-	return fmt.Errorf("publisher: fencing older instances of transactional id %q: %w", p.cfg.TransactionalID, err)
+	return fmt.Errorf("fencing older instances of transactional id %q: %w", p.cfg.TransactionalID, err)
 }

@@ -27,7 +27,7 @@ func (p *Publisher) describeTopics(ctx context.Context, adm *kadm.Client) (exist
 		case err == nil:
 			found[topic] = true
 		case !errors.Is(err, kerr.UnknownTopicOrPartition):
-			return nil, fmt.Errorf("publisher: %w", err)
+			return nil, fmt.Errorf("%s %q: %w", p.topicRole(topic), topic, err)
 		}
 	}
 	return found, nil
@@ -54,11 +54,11 @@ func (p *Publisher) createMissing(ctx context.Context, adm *kadm.Client, found e
 		switch {
 		case err == nil, errors.Is(err, kerr.TopicAlreadyExists):
 		case state.IsCreateRefused(err):
-			return fmt.Errorf("publisher: topic %q does not exist and covacdc may not create it: "+
+			return fmt.Errorf("%s %q: does not exist and covacdc may not create it: "+
 				"the principal it connects as lacks CREATE on the topic (or on the cluster); have an administrator create it, "+
-				"or grant CREATE (README: Security): %w", topic, err)
+				"or grant CREATE (README: Security): %w", p.topicRole(topic), topic, err)
 		default:
-			return fmt.Errorf("publisher: creating topic %q: %w", topic, err)
+			return fmt.Errorf("%s %q: creating it: %w", p.topicRole(topic), topic, err)
 		}
 	}
 	return nil
@@ -70,11 +70,24 @@ func (p *Publisher) createMissing(ctx context.Context, adm *kadm.Client, found e
 func (p *Publisher) authErr(err error) error {
 	switch {
 	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
-		return fmt.Errorf("publisher: not allowed to use transactional id %q: grant WRITE on it (README: Security): %w",
+		return fmt.Errorf("not allowed to use transactional id %q: grant WRITE on it (README: Security): %w",
 			p.cfg.TransactionalID, err)
 	case errors.Is(err, kerr.TopicAuthorizationFailed):
-		return fmt.Errorf("publisher: not allowed to write to state topic %q: grant WRITE on it (README: Security): %w",
+		return fmt.Errorf("state topic %q: not allowed to write to it: grant WRITE on it (README: Security): %w",
 			p.cfg.State.Topic, err)
 	}
 	return nil
+}
+
+// topicRole names a topic as the user configured it: "events topic" (--topic),
+// "dead-letter topic" (--dlq-topic) or "state topic" (--state-topic), so an
+// error says which flag the name came from.
+func (p *Publisher) topicRole(topic string) string {
+	switch topic {
+	case p.cfg.Topic:
+		return "events topic"
+	case p.cfg.DLQTopic:
+		return "dead-letter topic"
+	}
+	return "state topic"
 }

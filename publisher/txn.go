@@ -76,7 +76,7 @@ func (s *Scan) begin(ctx context.Context) error {
 				p.fenced = fencedError(p.cfg.TransactionalID, err)
 				return p.fenced
 			}
-			return fmt.Errorf("publisher: beginning a transaction: %w", err)
+			return fmt.Errorf("beginning a transaction: %w", err)
 		}
 		p.txn.open = true
 		p.txn.started = p.now()
@@ -170,9 +170,9 @@ type abortedError struct{ cause error }
 
 func (e abortedError) Error() string {
 	if e.cause == nil {
-		return "publisher: transaction aborted"
+		return "transaction aborted"
 	}
-	return "publisher: transaction aborted: " + e.cause.Error()
+	return "transaction aborted: " + e.cause.Error()
 }
 
 func (e abortedError) Unwrap() error        { return e.cause }
@@ -234,7 +234,7 @@ func (p *Publisher) abort() error {
 func (p *Publisher) renewClient() error {
 	cl, err := kgo.NewClient(append(p.cfg.kgoOpts(), p.limits.opt())...)
 	if err != nil {
-		return fmt.Errorf("publisher: replacing the Kafka client: %w", err)
+		return fmt.Errorf("replacing the Kafka client: %w", err)
 	}
 	p.cl.Close()
 	p.cl = cl

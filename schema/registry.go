@@ -34,10 +34,10 @@ func NewRegistryEncoder(ctx context.Context, cl *sr.Client, subject string) (*En
 		if isIncompatible(err) {
 			return nil, fmt.Errorf("subject %q: %w: %w", subject, ErrIncompatibleSchema, err)
 		}
-		return nil, fmt.Errorf("schema: registering the writer schema under subject %q: %w", subject, err)
+		return nil, fmt.Errorf("registering the writer schema under subject %q: %w", subject, err)
 	}
 	if id < 0 || int64(id) > 0xFFFFFFFF {
-		return nil, fmt.Errorf("schema: subject %q: registry returned schema id %d, outside the wire format's 4 bytes", subject, id)
+		return nil, fmt.Errorf("subject %q: registry returned schema id %d, outside the wire format's 4 bytes", subject, id)
 	}
 	return &Encoder{header: confluentHeader(uint32(id)), ref: "sr:" + strconv.Itoa(id)}, nil
 }

@@ -27,7 +27,7 @@ const (
 
 // ErrBadRecord means a record of the state topic could not be read. A restore
 // stops on it: running on state it does not understand could publish twice.
-var ErrBadRecord = errors.New("state: unreadable state record")
+var ErrBadRecord = errors.New("unreadable state record")
 
 // AppendVersionKey appends the key of a customer's version record.
 func AppendVersionKey(dst []byte, companyID int64, id [16]byte) []byte {

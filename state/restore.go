@@ -13,8 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// ErrNoTopic means the state topic does not exist.
-var ErrNoTopic = errors.New("state: state topic does not exist")
+// ErrNoTopic means the state topic does not exist. Errors wrapping it name
+// the topic first: state topic "covacdc.state": does not exist.
+var ErrNoTopic = errors.New("does not exist")
 
 // RestoreStats says what a restore read.
 type RestoreStats struct {
@@ -47,7 +48,7 @@ func Restore(ctx context.Context, topic string, opts ...kgo.Opt) (*Index, Restor
 // broker whatever compaction did to older records.
 func RestoreUntilMarker(ctx context.Context, topic string, nonce []byte, opts ...kgo.Opt) (*Index, RestoreStats, error) {
 	if len(nonce) == 0 {
-		return nil, RestoreStats{}, errors.New("state: restore: empty marker nonce")
+		return nil, RestoreStats{}, fmt.Errorf("state topic %q: restore: empty marker nonce", topic)
 	}
 	return restore(ctx, topic, nonce, opts)
 }
@@ -57,22 +58,36 @@ type progress struct {
 	done bool
 }
 
+// restore's errors name the state topic once, first: every error below it says
+// only what failed there.
 func restore(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*Index, RestoreStats, error) {
+	idx, stats, err := restoreTopic(ctx, topic, nonce, opts)
+	if err != nil {
+		return nil, stats, fmt.Errorf("state topic %q: %w", topic, err)
+	}
+	return idx, stats, nil
+}
+
+func restoreTopic(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*Index, RestoreStats, error) {
 	begin := time.Now()
 	var stats RestoreStats
 	admCl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, stats, fmt.Errorf("state: restore %s: %w", topic, err)
+		return nil, stats, err
 	}
 	adm := kadm.NewClient(admCl)
 	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
+	if err != nil {
+		err = fmt.Errorf("listing its offsets: %w", err)
+	} else {
 		err = listErr(topic, starts)
 	}
 	var ends kadm.ListedOffsets
 	if err == nil {
 		ends, err = adm.ListCommittedOffsets(ctx, topic)
-		if err == nil {
+		if err != nil {
+			err = fmt.Errorf("listing its offsets: %w", err)
+		} else {
 			err = listErr(topic, ends)
 		}
 	}
@@ -116,7 +131,7 @@ func restore(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)...)
 	if err != nil {
-		return nil, stats, fmt.Errorf("state: restore %s: %w", topic, err)
+		return nil, stats, err
 	}
 	defer cl.Close()
 
@@ -126,7 +141,7 @@ func restore(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*
 		fs := cl.PollFetches(pollCtx)
 		cancel()
 		if err := ctx.Err(); err != nil {
-			return nil, stats, fmt.Errorf("state: restore %s: %w", topic, err)
+			return nil, stats, fmt.Errorf("restore: %w", err)
 		}
 		var ferr error
 		fs.EachError(func(_ string, p int32, err error) {
@@ -134,7 +149,7 @@ func restore(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*
 				return
 			}
 			if ferr == nil {
-				ferr = fmt.Errorf("state: restore %s partition %d: %w", topic, p, err)
+				ferr = fmt.Errorf("restore partition %d: %w", p, err)
 			}
 		})
 		if ferr != nil {
@@ -169,7 +184,7 @@ func restore(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*
 						break
 					}
 				} else if err := idx.Apply(r.Key, r.Value); err != nil {
-					applyErr = fmt.Errorf("state: restore %s partition %d offset %d: %w", topic, fp.Partition, r.Offset, err)
+					applyErr = fmt.Errorf("restore partition %d offset %d: %w", fp.Partition, r.Offset, err)
 					return
 				}
 				stats.Records++
@@ -197,14 +212,14 @@ func restore(ctx context.Context, topic string, nonce []byte, opts []kgo.Opt) (*
 
 func listErr(topic string, lo kadm.ListedOffsets) error {
 	if len(lo[topic]) == 0 {
-		return fmt.Errorf("%w: %q", ErrNoTopic, topic)
+		return ErrNoTopic
 	}
 	for _, o := range lo[topic] {
 		if o.Err != nil {
 			if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
-				return fmt.Errorf("%w: %q: %w", ErrNoTopic, topic, o.Err)
+				return fmt.Errorf("%w: %w", ErrNoTopic, o.Err)
 			}
-			return fmt.Errorf("state: listing offsets of %s partition %d: %w", topic, o.Partition, o.Err)
+			return fmt.Errorf("listing the offsets of partition %d: %w", o.Partition, o.Err)
 		}
 	}
 	return nil

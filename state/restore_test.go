@@ -67,7 +67,7 @@ func TestRestoreStopsOnAnUnreadableRecord(t *testing.T) {
 							markers = append(markers, rec(topic, p, MarkerKey(p), MarkerValue(nonce)))
 						}
 						w.txn(true, markers...)
-						where := fmt.Sprintf("restore %s partition %d offset %d: ", topic, bad, badRec.Offset)
+						where := fmt.Sprintf("state topic %q: restore partition %d offset %d: unreadable state record: ", topic, bad, badRec.Offset)
 
 						for _, r := range []struct {
 							name string
@@ -77,7 +77,7 @@ func TestRestoreStopsOnAnUnreadableRecord(t *testing.T) {
 							{"RestoreUntilMarker", func() error { _, _, err := RestoreUntilMarker(ctx, topic, nonce, c.Opts()...); return err }},
 						} {
 							err := r.fn()
-							if !errors.Is(err, ErrBadRecord) || !strings.Contains(err.Error(), where) {
+							if !errors.Is(err, ErrBadRecord) || !strings.HasPrefix(err.Error(), where) {
 								t.Errorf("%s = %v, want ErrBadRecord naming %q", r.name, err, where)
 							}
 						}

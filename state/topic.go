@@ -50,7 +50,7 @@ func (c TopicConfig) Validate() error {
 
 // ErrNotCompacted means the state topic exists but is not compacted; see
 // NotCompactedError.
-var ErrNotCompacted = errors.New("state: state topic is not compacted")
+var ErrNotCompacted = errors.New("state topic is not compacted")
 
 // NotCompactedError refuses a state topic whose cleanup.policy is not exactly
 // "compact". "delete" forgets every record after retention.ms, and
@@ -62,7 +62,7 @@ type NotCompactedError struct {
 }
 
 func (e *NotCompactedError) Error() string {
-	return fmt.Sprintf("state: topic %q has cleanup.policy=%q, covacdc keeps its state only in a topic with cleanup.policy=compact "+
+	return fmt.Sprintf("state topic %q has cleanup.policy=%q, covacdc keeps its state only in a topic with cleanup.policy=compact "+
 		"(any delete policy would forget published versions and cursors): set cleanup.policy=compact on it or use another state topic",
 		e.Topic, e.Policy)
 }
@@ -96,10 +96,8 @@ func EnsureTopic(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (int32,
 		}
 	}
 	switch {
-	case errors.Is(err, kerr.UnknownTopicOrPartition):
-		return 0, fmt.Errorf("state: topic %q: %w", cfg.Topic, err)
 	case err != nil:
-		return 0, fmt.Errorf("state: %w", err)
+		return 0, fmt.Errorf("state topic %q: %w", cfg.Topic, err)
 	}
 	var policy string
 	err = whileUnknown(ctx, awaitExisting, func() (err error) {
@@ -108,10 +106,10 @@ func EnsureTopic(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (int32,
 	})
 	switch {
 	case errors.Is(err, kerr.TopicAuthorizationFailed):
-		return 0, fmt.Errorf("state: not allowed to read the configuration of topic %q (its cleanup.policy): "+
+		return 0, fmt.Errorf("state topic %q: not allowed to read its configuration (its cleanup.policy): "+
 			"grant DESCRIBE_CONFIGS on it (README: Security): %w", cfg.Topic, err)
 	case err != nil:
-		return 0, fmt.Errorf("state: describing topic %q: %w", cfg.Topic, err)
+		return 0, fmt.Errorf("state topic %q: reading its configuration: %w", cfg.Topic, err)
 	}
 	if strings.ReplaceAll(policy, " ", "") != "compact" {
 		return 0, &NotCompactedError{Topic: cfg.Topic, Policy: policy}
@@ -176,26 +174,27 @@ func whileUnknown(ctx context.Context, limit time.Duration, fn func() error) err
 // rather than of the client's metadata cache (which would keep calling a topic
 // created a moment ago missing for seconds). A missing topic is
 // kerr.UnknownTopicOrPartition, unwrapped; a topic the principal may not
-// describe is an error naming the DESCRIBE ACL.
+// describe is an error naming the DESCRIBE ACL. Its errors do not name the
+// topic: the caller says which one it is (events, dead-letter, state topic).
 func DescribeTopic(ctx context.Context, adm *kadm.Client, topic string) (int32, error) {
 	tds, err := adm.ListTopics(kadm.WithAuthorizedOps(ctx), topic)
 	td, ok := tds[topic]
 	switch {
 	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(td.Err, kerr.TopicAuthorizationFailed):
-		return 0, fmt.Errorf("not allowed to describe topic %q: the principal covacdc connects as has no ACL on it "+
-			"(DESCRIBE, which READ and WRITE imply): grant what README: Security lists: %w", topic, kerr.TopicAuthorizationFailed)
+		return 0, fmt.Errorf("not allowed to describe it: the principal covacdc connects as has no ACL on it "+
+			"(DESCRIBE, which READ and WRITE imply): grant what README: Security lists: %w", kerr.TopicAuthorizationFailed)
 	case err != nil:
-		return 0, fmt.Errorf("reading metadata of %q: %w", topic, err)
+		return 0, fmt.Errorf("reading its metadata from Kafka: %w", err)
 	case !ok, errors.Is(td.Err, kerr.UnknownTopicOrPartition):
 		return 0, kerr.UnknownTopicOrPartition
 	case td.Err != nil:
-		return 0, fmt.Errorf("reading metadata of %q: %w", topic, td.Err)
+		return 0, fmt.Errorf("reading its metadata from Kafka: %w", td.Err)
 	}
 	return int32(len(td.Partitions)), nil
 }
 
 // create creates the compacted state topic; false without an error means it
-// already existed.
+// already existed. Its errors do not name the topic: EnsureTopic does.
 func create(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (bool, error) {
 	configs := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 	if cfg.MinInsyncReplicas > 0 {
@@ -211,11 +210,11 @@ func create(ctx context.Context, adm *kadm.Client, cfg TopicConfig) (bool, error
 	case errors.Is(err, kerr.TopicAlreadyExists):
 		return false, nil
 	case IsCreateRefused(err):
-		return false, fmt.Errorf("topic %q does not exist and covacdc may not create it: "+
+		return false, fmt.Errorf("does not exist and covacdc may not create it: "+
 			"the principal it connects as lacks CREATE on the topic (or on the cluster); have an administrator create it "+
-			"with cleanup.policy=compact, or grant CREATE (README: Security): %w", cfg.Topic, err)
+			"with cleanup.policy=compact, or grant CREATE (README: Security): %w", err)
 	}
-	return false, fmt.Errorf("creating topic %q: %w", cfg.Topic, err)
+	return false, fmt.Errorf("creating it: %w", err)
 }
 
 // cleanupPolicy returns the topic's cleanup.policy.

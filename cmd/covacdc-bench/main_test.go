@@ -109,8 +109,10 @@ func TestQuickReport(t *testing.T) {
 	if v := figure("restore", "state records read"); v < 5000 {
 		t.Errorf("restore read %v state records, want at least 5000", v)
 	}
-	// The simulator and covacdc count the same requests.
-	if sim, cv := figure("ratelimit: 1", "CustomerFull requests (simulator)"), figure("ratelimit: 1", "Cova requests (covacdc)"); sim != cv {
+	// The simulator and covacdc count the same requests, but for one fetched
+	// ahead past the last page, which the simulator may answer after
+	// covacdc's last scrape (the load ends at the last commit).
+	if sim, cv := figure("ratelimit: 1", "CustomerFull requests (simulator)"), figure("ratelimit: 1", "Cova requests (covacdc)"); sim < cv || sim > cv+1 {
 		t.Errorf("ratelimit: simulator answered %v CustomerFull requests, covacdc counted %v", sim, cv)
 	}
 	// Five companies of 20 customers: one page each.

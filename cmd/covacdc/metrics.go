@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -55,8 +56,9 @@ type cmdMetrics struct {
 	effectiveInterval prometheus.Gauge
 }
 
-// newCmdMetrics registers the command's metrics on reg; a nil reg means no metrics.
-func newCmdMetrics(reg prometheus.Registerer) *cmdMetrics {
+// newCmdMetrics registers the command's metrics on reg, with the series of
+// each company at zero; a nil reg means no metrics.
+func newCmdMetrics(reg prometheus.Registerer, companies []int64) *cmdMetrics {
 	m := &cmdMetrics{
 		scanDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "covacdc_scan_duration_seconds",
@@ -76,6 +78,11 @@ func newCmdMetrics(reg prometheus.Registerer) *cmdMetrics {
 			Help: "How often each company can be polled: --poll-interval, or longer when the request budget (--requests-per-minute, or Cova's lower limit) cannot pay one request per company per interval.",
 		}),
 	}
+	for _, id := range companies {
+		for _, outcome := range []string{"ok", "error"} {
+			m.scanDuration.WithLabelValues(companyLabel(id), outcome)
+		}
+	}
 	if reg != nil {
 		info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "covacdc_build_info",
@@ -87,7 +94,7 @@ func newCmdMetrics(reg prometheus.Registerer) *cmdMetrics {
 	return m
 }
 
-// health tracks what /readyz reports. It is safe for concurrent use.
+// health tracks what /readyz and /status report. It is safe for concurrent use.
 type health struct {
 	interval time.Duration
 	now      func() time.Time
@@ -95,14 +102,24 @@ type health struct {
 	mu        sync.Mutex
 	restored  bool
 	ping      func(context.Context) error // Kafka reachability; nil until connected
+	state     func() []state.CompanyState // the committed state; nil until restored
 	companies map[int64]*companyHealth
 }
 
+// companyHealth is what the live process knows of a company.
 type companyHealth struct {
 	lastSuccess time.Time // when a scan last committed (restored from state at startup)
 	scanning    bool
-	failedSince bool // a scan failed since the last success
-	succeeded   bool // a scan committed in this process
+	// The scan under way: its id (once Cova answered a page), start, whether
+	// it is the initial load, and the pages and customers it handed on.
+	scanID      string
+	scanStart   time.Time
+	initialLoad bool
+	pages       int
+	customers   int
+	lastPage    time.Time // when the scan under way last handed on a page
+	lastErr     string    // the last failed scan's error, kept after a success
+	lastErrAt   time.Time
 }
 
 func newHealth(interval time.Duration, ids []int64) *health {
@@ -122,12 +139,14 @@ func (h *health) setInterval(d time.Duration) {
 	h.interval = d
 }
 
-// setRestored marks the state as restored and Kafka connected.
-func (h *health) setRestored(ping func(context.Context) error, lastSuccess map[int64]time.Time) {
+// setRestored marks the state as restored and Kafka connected; companies
+// returns the committed state, for /status.
+func (h *health) setRestored(ping func(context.Context) error, companies func() []state.CompanyState, lastSuccess map[int64]time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.restored = true
 	h.ping = ping
+	h.state = companies
 	for id, t := range lastSuccess {
 		if c := h.companies[id]; c != nil {
 			c.lastSuccess = t
@@ -135,27 +154,49 @@ func (h *health) setRestored(ping func(context.Context) error, lastSuccess map[i
 	}
 }
 
-func (h *health) scanStarted(id int64) {
+// scanStarted notes a company's scan beginning; initialLoad says whether it
+// is (or continues) the company's initial load.
+func (h *health) scanStarted(id int64, initialLoad bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.companies[id].scanning = true
+	c := h.companies[id]
+	c.scanning = true
+	c.scanID, c.scanStart, c.initialLoad = "", h.now(), initialLoad
+	c.pages, c.customers, c.lastPage = 0, 0, time.Time{}
 }
 
-func (h *health) scanEnded(id int64, ok bool) {
+// scanPage notes a page of the scan under way handed on to the publisher.
+func (h *health) scanPage(id int64, scanID string, customers int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.companies[id]
+	c.scanID = scanID
+	c.pages++
+	c.customers += customers
+	c.lastPage = h.now()
+}
+
+// scanEnded notes the end of a company's scan: committed (err nil), failed,
+// or interrupted (interrupted, which is no failure).
+func (h *health) scanEnded(id int64, err error, interrupted bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := h.companies[id]
 	c.scanning = false
-	if ok {
+	switch {
+	case interrupted:
+	case err == nil:
 		c.lastSuccess = h.now()
-		c.succeeded = true
-		c.failedSince = false
-	} else {
-		c.failedSince = true
+	default:
+		c.lastErr, c.lastErrAt = err.Error(), h.now()
 	}
 }
 
-// check says whether covacdc is ready, and if not, why.
+// check says whether covacdc is ready, and if not, why. A company is fine
+// when its last scan committed within 3 poll intervals, or when a scan of it
+// handed on a page within 3 poll intervals: an initial load of hours keeps
+// the instance ready (and in a rollout) for as long as it makes progress, and
+// a scan that hangs or fails before its first page makes it unready.
 func (h *health) check(ctx context.Context) (bool, string) {
 	h.mu.Lock()
 	restored, ping := h.restored, h.ping
@@ -171,9 +212,11 @@ func (h *health) check(ctx context.Context) (bool, string) {
 			c := h.companies[id]
 			switch {
 			case !c.lastSuccess.IsZero() && now.Sub(c.lastSuccess) <= 3*h.interval:
-			case !c.succeeded && c.scanning && !c.failedSince:
-				// The first scan of this process is running (an initial load can take
-				// hours): ready as long as it has not failed.
+			case c.scanning && !c.lastPage.IsZero() && now.Sub(c.lastPage) <= 3*h.interval:
+			case c.scanning && c.lastPage.IsZero():
+				problems = append(problems, fmt.Sprintf("company %d: scan under way for %s without a page yet", id, now.Sub(c.scanStart).Round(time.Second)))
+			case c.scanning:
+				problems = append(problems, fmt.Sprintf("company %d: scan under way, no page for %s", id, now.Sub(c.lastPage).Round(time.Second)))
 			case c.lastSuccess.IsZero():
 				problems = append(problems, fmt.Sprintf("company %d: no successful scan yet", id))
 			default:
@@ -196,7 +239,7 @@ func (h *health) check(ctx context.Context) (bool, string) {
 	return true, "ok"
 }
 
-// metricsServer serves /metrics, /healthz and /readyz.
+// metricsServer serves /metrics, /healthz, /readyz and /status.
 type metricsServer struct {
 	srv  *http.Server
 	addr string // the address actually listened on
@@ -204,17 +247,28 @@ type metricsServer struct {
 }
 
 // startMetricsServer listens on addr and serves in the background until shutdown.
-func startMetricsServer(addr string, gatherer prometheus.Gatherer, h *health, m *cmdMetrics, log *slog.Logger) (*metricsServer, error) {
+// startMetricsServer serves /metrics, /healthz, /readyz and /status on addr.
+// Scrapes wait until registered is closed (or their client gives up), so the
+// first one sees every family.
+func startMetricsServer(addr string, gatherer prometheus.Gatherer, registered <-chan struct{}, h *health, m *cmdMetrics, log *slog.Logger) (*metricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-registered:
+			metrics.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("/status", h.serveStatus)
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		ok, why := h.check(r.Context())
 		setReady(m, ok)

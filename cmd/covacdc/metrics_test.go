@@ -148,7 +148,10 @@ func TestMetricsMatchTheTopic(t *testing.T) {
 		{"covacdc_up", nil, func(v float64) bool { return v == 1 }, "1"},
 		{"covacdc_ready", nil, func(v float64) bool { return v == 1 }, "1"},
 		{"covacdc_build_info", nil, func(v float64) bool { return v == 1 }, "1"},
-		{"covacdc_lag_seconds", map[string]string{"company_id": "1"}, func(v float64) bool { return v > 0 }, "> 0"},
+		// Measured from the last committed scan's start: a healthy pipeline
+		// polling every second is seconds behind, not the 2 minute lookback.
+		{"covacdc_lag_seconds", map[string]string{"company_id": "1"}, func(v float64) bool { return v > 0 && v < 60 }, "> 0 and < 60 (below the 120 s lookback)"},
+		{"covacdc_lag_seconds", map[string]string{"company_id": "2"}, func(v float64) bool { return v > 0 && v < 60 }, "> 0 and < 60 (below the 120 s lookback)"},
 	}
 	for _, c := range checks {
 		if got := sum(mfs[c.name], c.match); !c.want(got) {
@@ -215,18 +218,27 @@ func exposed(mfs map[string]*dto.MetricFamily, name string) bool {
 }
 
 // TestKafkaUnreachableExits1 starts covacdc with no broker listening: it
-// exits 1 with a message that says Kafka could not be reached.
+// exits 1 with a message that says Kafka could not be reached, in the user's
+// terms: which topic it was asking about, no package names.
 func TestKafkaUnreachableExits1(t *testing.T) {
 	p := start(t, passwordEnv(), "run", "--kafka-brokers", freeAddr(t), "--company-id", "1",
 		"--cova-client-id", "c", "--cova-client-secret", "s", "--cova-username", "u", "--metrics-addr", "")
 	if code := p.wait(t, 30*time.Second); code != 1 {
 		t.Fatalf("exit %d, want 1\nstderr:\n%s", code, p.stderr)
 	}
-	if got := lastLine(p.stderr.String()); !strings.HasPrefix(got, "covacdc: kafka: ") || !strings.Contains(got, "dial") {
+	got := lastLine(p.stderr.String())
+	if !strings.HasPrefix(got, `covacdc: events topic "covacdc.customers": reading its metadata from Kafka: `) || !strings.Contains(got, "dial") {
 		t.Errorf("last line %q does not say Kafka is unreachable", got)
+	}
+	for _, internal := range []string{"publisher:", "state:", "kafka:"} {
+		if strings.Contains(got, internal) {
+			t.Errorf("last line %q holds the internal prefix %q", got, internal)
+		}
 	}
 }
 
+// TestReadiness follows /readyz's answer through restore, an initial load
+// that fails and starts again, a scan that hangs, and Kafka going away.
 func TestReadiness(t *testing.T) {
 	now := time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
 	h := newHealth(10*time.Second, []int64{1, 2})
@@ -241,16 +253,30 @@ func TestReadiness(t *testing.T) {
 	}
 	expect(false, "state not restored yet")
 	var kafkaDown error
-	h.setRestored(func(context.Context) error { return kafkaDown }, map[int64]time.Time{2: now.Add(-time.Hour)})
+	h.setRestored(func(context.Context) error { return kafkaDown }, nil, map[int64]time.Time{2: now.Add(-time.Hour)})
 	expect(false, "company 1: no successful scan yet")
-	h.scanStarted(1)
-	h.scanStarted(2)
-	expect(true, "ok") // both first scans in progress: an initial load may take hours
-	h.scanEnded(2, false)
-	expect(false, "company 2: last successful scan 1h0m0s ago")
-	h.scanStarted(2)
-	h.scanEnded(2, true)
-	h.scanEnded(1, true)
+	h.scanStarted(1, true)
+	h.scanStarted(2, false)
+	expect(false, "company 1: scan under way for 0s without a page yet")
+	h.scanPage(1, "s1", 100)
+	h.scanPage(2, "s2", 100)
+	expect(true, "ok") // both scans hand on pages: an initial load may take hours
+	// An initial load that failed and started again is ready again as soon
+	// as it hands on pages: a failure an hour into it must not keep the
+	// instance out of a rollout for the hours the next attempt takes.
+	h.scanEnded(1, errors.New("page at row 4200: HTTP 503"), false)
+	expect(false, "company 1: no successful scan yet")
+	h.scanStarted(1, true)
+	now = now.Add(5 * time.Second)
+	h.scanPage(1, "s3", 100)
+	h.scanPage(2, "s2", 100)
+	expect(true, "ok")
+	// A scan that stops handing on pages makes the instance unready.
+	now = now.Add(31 * time.Second)
+	h.scanPage(2, "s2", 100)
+	expect(false, "company 1: scan under way, no page for 31s")
+	h.scanEnded(2, nil, false)
+	h.scanEnded(1, nil, false)
 	expect(true, "ok")
 	kafkaDown = errors.New("connection refused")
 	expect(false, "kafka unreachable: connection refused")

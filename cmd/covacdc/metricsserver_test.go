@@ -52,7 +52,7 @@ func TestMetricsDefaultPortAvoidsPrometheus(t *testing.T) {
 // TestMetricsServerTimeouts: a client that sends slowly, reads slowly or idles
 // cannot hold a connection of the metrics server for ever.
 func TestMetricsServerTimeouts(t *testing.T) {
-	s, err := startMetricsServer("127.0.0.1:0", prometheus.NewRegistry(), newHealth(time.Second, nil), newCmdMetrics(nil), slog.New(slog.DiscardHandler))
+	s, err := startMetricsServer("127.0.0.1:0", prometheus.NewRegistry(), closed(), newHealth(time.Second, nil), newCmdMetrics(nil, nil), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,4 +74,11 @@ func TestMetricsServerTimeouts(t *testing.T) {
 	if srv.WriteTimeout <= 2*time.Second {
 		t.Errorf("WriteTimeout %s would cut /readyz's answer short", srv.WriteTimeout)
 	}
+}
+
+// closed is a channel that is already closed.
+func closed() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }

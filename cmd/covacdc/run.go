@@ -57,29 +57,12 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 	if hooks == nil {
 		hooks = &pipelineHooks{}
 	}
-	m := newCmdMetrics(reg)
+	m := newCmdMetrics(reg, cfg.CompanyIDs)
 	m.up.Set(1)
 	defer m.up.Set(0)
 	h := newHealth(cfg.PollInterval, cfg.CompanyIDs)
 
-	var srv *metricsServer
-	if cfg.MetricsAddr != "" {
-		var err error
-		if srv, err = startMetricsServer(cfg.MetricsAddr, reg, h, m, log); err != nil {
-			return usagef("%v", err)
-		}
-		log.Info("serving metrics", "addr", srv.addr, "paths", "/metrics /healthz /readyz")
-		if hooks.metricsAddr != nil {
-			hooks.metricsAddr(srv.addr)
-		}
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.shutdown(sctx)
-	}()
-
-	client, err := poller.New(cfg.Poller, poller.WithLogger(log), poller.WithRegisterer(reg))
+	client, err := poller.New(cfg.Poller, poller.WithLogger(log), poller.WithRegisterer(reg), poller.WithCompanies(cfg.CompanyIDs...))
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -89,7 +72,13 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 	pcfg.KafkaOpts = append(append([]kgo.Opt{}, kopts...),
 		kgo.WithHooks(newKafkaMetrics(reg)))
 
-	popts := []publisher.Option{publisher.WithLogger(log), publisher.WithRegisterer(reg)}
+	// Scrapes wait for the publisher's families, registered early in
+	// publisher.New (or for New to give up).
+	registered := make(chan struct{})
+	var registeredOnce sync.Once
+	markRegistered := func() { registeredOnce.Do(func() { close(registered) }) }
+	popts := []publisher.Option{publisher.WithLogger(log), publisher.WithRegisterer(reg), publisher.WithCompanies(cfg.CompanyIDs...),
+		publisher.WithMetricsRegistered(markRegistered)}
 	if cfg.RegistryURL != "" {
 		enc, err := registryEncoder(ctx, cfg.RegistryURL, pcfg.Topic+"-value")
 		if err != nil {
@@ -101,8 +90,30 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 		popts = append(popts, publisher.WithEncoder(enc))
 	}
 
+	// The server starts right before the publisher, which registers its
+	// families (every company's series among them) before it asks Kafka
+	// anything: the first scrape, held until then, sees every family, and
+	// /healthz answers during a long restore.
+	var srv *metricsServer
+	if cfg.MetricsAddr != "" {
+		var err error
+		if srv, err = startMetricsServer(cfg.MetricsAddr, reg, registered, h, m, log); err != nil {
+			return usagef("%v", err)
+		}
+		log.Info("serving metrics", "addr", srv.addr, "paths", "/metrics /healthz /readyz /status")
+		if hooks.metricsAddr != nil {
+			hooks.metricsAddr(srv.addr)
+		}
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.shutdown(sctx)
+	}()
+
 	log.Info("starting covacdc", append([]any{"version", buildVersion()}, cfg.describe()...)...)
 	pub, err := publisher.New(ctx, pcfg, popts...)
+	markRegistered()
 	if err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped before the state was restored")
@@ -114,7 +125,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 		if errors.Is(err, publisher.ErrMixedEncodings) {
 			return usagef("%v", err) // the flags disagree with the topic
 		}
-		return fmt.Errorf("kafka: %w", err)
+		return err // it names the topic or the transactional id it was about
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -128,7 +139,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 	// probe never queues behind a transaction.
 	pinger, err := kgo.NewClient(kopts...)
 	if err != nil {
-		return fmt.Errorf("kafka: %w", err)
+		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer pinger.Close()
 	last := map[int64]time.Time{}
@@ -137,7 +148,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 			last[cs.CompanyID] = cs.Cursor.ScanFinished
 		}
 	}
-	h.setRestored(pinger.Ping, last)
+	h.setRestored(pinger.Ping, pub.Companies, last)
 	if hooks.started != nil {
 		hooks.started(pub)
 	}
@@ -223,7 +234,7 @@ func (p *pipeline) run(ctx context.Context) error {
 func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 	start := time.Now()
 	cur := p.pub.Cursor(id)
-	p.health.scanStarted(id)
+	p.health.scanStarted(id, !cur.InitialLoadComplete)
 	log := p.log.With("company_id", id)
 
 	src := schema.Source{System: "cova", Endpoint: fmt.Sprintf("%s/v1/Companies(%d)/CustomerFull", p.endpointBase, id)}
@@ -247,7 +258,11 @@ func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 				changed = true
 			}
 		}
-		return sc.Publish(ctx, b)
+		if err := sc.Publish(ctx, b); err != nil {
+			return err
+		}
+		p.health.scanPage(id, b.ScanID, len(b.Customers))
+		return nil
 	}, opts...)
 	if err == nil {
 		open(res.ScanID)
@@ -262,15 +277,15 @@ func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 	elapsed := time.Since(start)
 	if err != nil && ctx.Err() != nil {
 		// Stopped by a signal or by another company's fatal error: not a failed scan.
-		p.health.scanEnded(id, false)
-		log.Info("scan interrupted", "scan", src.ScanID, "duration", elapsed.Round(time.Millisecond).String())
+		p.health.scanEnded(id, nil, true)
+		log.Info("scan interrupted", append(scanAttr(src.ScanID), "duration", elapsed.Round(time.Millisecond).String())...)
 		return false, ctx.Err()
 	}
-	p.health.scanEnded(id, err == nil)
+	p.health.scanEnded(id, err, false)
 	if err != nil {
 		p.m.scanDuration.WithLabelValues(companyLabel(id), "error").Observe(elapsed.Seconds())
 		log.Error("scan failed; the cursor stays and the next scan repeats it",
-			"scan", src.ScanID, "since", cur.Since, "duration", elapsed.Round(time.Millisecond).String(), "err", err)
+			append(scanAttr(src.ScanID), "since", cur.Since, "duration", elapsed.Round(time.Millisecond).String(), "err", err)...)
 		return false, err
 	}
 	p.m.scanDuration.WithLabelValues(companyLabel(id), "ok").Observe(elapsed.Seconds())
@@ -279,6 +294,15 @@ func (p *pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 		"invalid", res.Invalid, "requests", res.Requests, "rereads", res.Rereads,
 		"initial_load", !cur.InitialLoadComplete, "duration", elapsed.Round(time.Millisecond).String())
 	return changed, nil
+}
+
+// scanAttr is the scan field of a log line, left out while the scan has no id
+// (it failed before Cova answered its first page).
+func scanAttr(id string) []any {
+	if id == "" {
+		return nil
+	}
+	return []any{"scan", id}
 }
 
 // watchReady keeps covacdc_ready current between /readyz probes.

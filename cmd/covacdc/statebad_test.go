@@ -17,7 +17,8 @@ import (
 // topic of 3 partitions whose first partition holds a record this build cannot
 // read among readable ones (and the other partitions readable records): both
 // exit 1 with a last line naming the topic, the partition and the offset,
-// rather than skipping it or waiting forever.
+// rather than skipping it or waiting forever, each fact said once in the
+// user's terms (no package names stacked on top of each other).
 func TestUnreadableStateRecordExits1(t *testing.T) {
 	e := newTestEnv(t, covatest.Config{})
 	e.sim.Generate(1, 10)
@@ -53,7 +54,7 @@ func TestUnreadableStateRecordExits1(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.settled(t, e.state)
-	want := fmt.Sprintf("restore %s partition 0 offset 3: state: unreadable state record: key \"c/1\": cursor format 2", e.state)
+	want := fmt.Sprintf("covacdc: state topic %q: restore partition 0 offset 3: unreadable state record: key \"c/1\": cursor format 2 (this covacdc reads 1)", e.state)
 
 	for _, c := range []struct {
 		name string
@@ -68,10 +69,24 @@ func TestUnreadableStateRecordExits1(t *testing.T) {
 				t.Fatalf("exit code %d, want 1\nstderr:\n%s", code, p.stderr)
 			}
 			got := lastLine(p.stderr.String())
-			if !strings.Contains(got, want) {
-				t.Errorf("last line %q does not name the record: want %q in it", got, want)
+			if got != want {
+				t.Errorf("last line\n got %s\nwant %s", got, want)
 			}
 			t.Logf("last line: %s", got)
 		})
+	}
+}
+
+// TestMissingStateTopicSaysSoOnce runs covacdc state on a state topic that
+// does not exist: the last line names the topic once and says it is missing.
+func TestMissingStateTopicSaysSoOnce(t *testing.T) {
+	e := newTestEnv(t, covatest.Config{})
+	p := start(t, passwordEnv(), "state", "--kafka-brokers", strings.Join(e.kafka.Brokers, ","), "--state-topic", e.state)
+	if code := p.wait(t, 30*time.Second); code != 1 {
+		t.Fatalf("exit code %d, want 1\nstderr:\n%s", code, p.stderr)
+	}
+	want := fmt.Sprintf("covacdc: state topic %q: does not exist", e.state)
+	if got := lastLine(p.stderr.String()); !strings.HasPrefix(got, want) || strings.Count(got, e.state) != 1 {
+		t.Errorf("last line\n got %s\nwant %s (the topic named once)", got, want)
 	}
 }

@@ -42,7 +42,7 @@ func stateMain(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	companies, err := state.Summary(ctx, topic, opts...)
 	if err != nil {
-		return fmt.Errorf("state topic %s: %w", topic, err)
+		return err // it names the state topic
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)

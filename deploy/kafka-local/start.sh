@@ -3,23 +3,38 @@
 # background, for integration tests. It fetches the pinned broker jars with Maven on first use,
 # formats storage once (a restart keeps the data), waits until the broker answers Admin requests,
 # and prints the bootstrap address on stdout. Settings: see env.sh (COVACDC_KAFKA_ACL=1: SASL PLAIN
-# and the StandardAuthorizer). Stop it with stop.sh.
+# and the StandardAuthorizer). Stop it with stop.sh. The jars include Kafka's own tools (console
+# consumer, topics): java -cp "$COVACDC_KAFKA_CACHE/libs/*" org.apache.kafka.tools.<Tool> ... .
 # `start.sh --fetch-only` only fetches the jars (CI does that first, to fail early).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 fetch() {
-	[[ -f $COVACDC_KAFKA_CACHE/.complete ]] && return 0
+	local tools=$KAFKA_LOCAL_LIBS/kafka-tools-$COVACDC_KAFKA_VERSION.jar
+	[[ -f $COVACDC_KAFKA_CACHE/.complete && -f $tools ]] && return 0
 	command -v mvn >/dev/null || { kafka_local_say "mvn not found: install Maven"; exit 1; }
-	kafka_local_say "fetching Apache Kafka $COVACDC_KAFKA_VERSION with Maven into $KAFKA_LOCAL_LIBS"
-	rm -rf "$KAFKA_LOCAL_LIBS"
-	mkdir -p "$KAFKA_LOCAL_LIBS"
+	# A cache fetched before pom.xml listed kafka-tools is topped up, never emptied: a broker
+	# started from it may be running and reading those jars.
+	local into=$KAFKA_LOCAL_LIBS
+	if [[ -f $COVACDC_KAFKA_CACHE/.complete ]]; then
+		into=$COVACDC_KAFKA_CACHE/libs.fetch
+		kafka_local_say "fetching Kafka's tools $COVACDC_KAFKA_VERSION with Maven into $KAFKA_LOCAL_LIBS"
+	else
+		kafka_local_say "fetching Apache Kafka $COVACDC_KAFKA_VERSION with Maven into $KAFKA_LOCAL_LIBS"
+		rm -rf "$KAFKA_LOCAL_LIBS"
+	fi
+	rm -rf "$COVACDC_KAFKA_CACHE/libs.fetch"
+	mkdir -p "$into"
 	local log=$COVACDC_KAFKA_CACHE/mvn.log
 	if ! mvn -B -Dstyle.color=never -f "$KAFKA_LOCAL_HOME/pom.xml" -Dkafka.version="$COVACDC_KAFKA_VERSION" \
-		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LOCAL_LIBS" >"$log" 2>&1; then
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$into" >"$log" 2>&1; then
 		tail -n 40 "$log" >&2
 		kafka_local_say "Maven could not fetch Apache Kafka $COVACDC_KAFKA_VERSION (log: $log)"
 		exit 1
+	fi
+	if [[ $into != "$KAFKA_LOCAL_LIBS" ]]; then
+		cp -n "$into"/*.jar "$KAFKA_LOCAL_LIBS"/
+		rm -rf "$into"
 	fi
 	touch "$COVACDC_KAFKA_CACHE/.complete"
 }

@@ -370,7 +370,7 @@ func TestStateTopicNotCompacted(t *testing.T) {
 			code := p.wait(t, time.Minute)
 			stderr := p.stderr.String()
 			t.Logf("covacdc exited %d:\n%s", code, p.tail(3))
-			want := fmt.Sprintf(`covacdc: kafka: state: topic %q has cleanup.policy=%q, covacdc keeps its state only in a topic with cleanup.policy=compact`, e.state, policy)
+			want := fmt.Sprintf(`covacdc: state topic %q has cleanup.policy=%q, covacdc keeps its state only in a topic with cleanup.policy=compact`, e.state, policy)
 			if code != 1 || !strings.Contains(stderr, want) {
 				t.Errorf("covacdc exited %d, want 1 with a line starting\n%s", code, want)
 			}
