@@ -1,7 +1,9 @@
 // Package poller reads customers from Cova's CustomerFull endpoint: OAuth2
 // authentication, paged and streamed scans that never miss a row, tolerant
 // decoding, retries under a request budget shared by every company of the process.
-// It knows nothing of Kafka or Avro.
+// It decodes into schema.Customer, the customer type of the event schema, with a
+// field mapping generated from that schema; it knows nothing of Kafka or of the
+// events' encoding.
 package poller
 
 import (

@@ -7,19 +7,23 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/covacdc/covacdc/schema"
 )
 
 // DecodeCustomer decodes one element of a CustomerFull response with the same
 // tolerant rules Scan uses. A record that cannot be decoded returns a *RecordError
 // (with Raw set to raw) explaining why. The Customer shares no memory with raw.
 //
-// The decoder is hand-written rather than reflective: decoding is most of the
-// CPU a scan costs.
-func DecodeCustomer(raw []byte) (Customer, error) {
+// The decoder is written out rather than reflective: decoding is most of the CPU
+// a scan costs. Which JSON key fills which field, and how it is read, is
+// generated from the schema (decode_gen.go); the reading of each kind of value
+// is here.
+func DecodeCustomer(raw []byte) (schema.Customer, error) {
 	d := decoder{s: string(raw)}
-	var c Customer
+	var c schema.Customer
 	if err := d.customer(&c); err != nil {
-		return Customer{}, recordError(d.s, err)
+		return schema.Customer{}, recordError(d.s, err)
 	}
 	return c, nil
 }
@@ -330,9 +334,9 @@ func (d *decoder) newBool(v bool) *bool {
 	return &d.bools[len(d.bools)-1]
 }
 
-// optStr reads a string or null.
-func (d *decoder) optStr(field string, dst **string) error {
-	if d.null() {
+// optStr reads a string or null; with allowEmpty, "{}" reads as null too.
+func (d *decoder) optStr(field string, dst **string, allowEmpty bool) error {
+	if d.null() || (allowEmpty && d.emptyObject()) {
 		*dst = nil
 		return nil
 	}
@@ -380,6 +384,43 @@ func (d *decoder) optInt(field string, dst **int64, allowEmpty bool) error {
 	return nil
 }
 
+// optStrOrNumber reads a string, null, or a number kept as its JSON text.
+func (d *decoder) optStrOrNumber(field string, dst **string) error {
+	if c := d.peek(); c == '-' || (c >= '0' && c <= '9') {
+		txt, err := d.number()
+		if err != nil {
+			return err
+		}
+		*dst = d.newStr(txt)
+		return nil
+	}
+	if c := d.peek(); c != '"' && c != 'n' {
+		return d.badType(field, "number or string")
+	}
+	return d.optStr(field, dst, false)
+}
+
+// The req readers read a required field, setting *have once they have read it.
+// A null reads as the field's absence: the caller fails the record for it.
+
+// absent consumes a null, the absence of a required field.
+func (d *decoder) absent(have *bool) bool {
+	if d.null() {
+		*have = false
+		return true
+	}
+	return false
+}
+
+// reqInt reads a required integer.
+func (d *decoder) reqInt(field string, dst *int64, have *bool) (err error) {
+	if !d.absent(have) {
+		*dst, err = d.integer(field)
+		*have = err == nil
+	}
+	return err
+}
+
 func (d *decoder) optBool(field string, dst **bool) error {
 	if d.null() {
 		*dst = nil
@@ -396,19 +437,42 @@ func (d *decoder) optBool(field string, dst **bool) error {
 	return nil
 }
 
-func (d *decoder) timestamp(field string) (Timestamp, error) {
+func (d *decoder) timestamp(field string) (schema.Timestamp, error) {
 	if d.peek() != '"' {
-		return Timestamp{}, d.badType(field, "date-time string")
+		return schema.Timestamp{}, d.badType(field, "date-time string")
 	}
 	v, err := d.str()
 	if err != nil {
-		return Timestamp{}, err
+		return schema.Timestamp{}, err
 	}
-	t, err := parseTime(v)
+	t, err := schema.ParseTimestamp(v)
 	if err != nil {
-		return Timestamp{}, fail("bad_timestamp", "field %q: %q is not a date-time", field, v)
+		return schema.Timestamp{}, fail("bad_timestamp", "field %q: %q is not a date-time", field, v)
 	}
-	return Timestamp{Raw: v, Time: t}, nil
+	return t, nil
+}
+
+// optTimestamp reads a date-time or null.
+func (d *decoder) optTimestamp(field string, dst **schema.Timestamp) error {
+	if d.null() {
+		*dst = nil
+		return nil
+	}
+	t, err := d.timestamp(field)
+	if err != nil {
+		return err
+	}
+	*dst = &t
+	return nil
+}
+
+// reqTimestamp reads a required date-time.
+func (d *decoder) reqTimestamp(field string, dst *schema.Timestamp, have *bool) (err error) {
+	if !d.absent(have) {
+		*dst, err = d.timestamp(field)
+		*have = err == nil
+	}
+	return err
 }
 
 // rawElems keeps each element of an array as the raw JSON sent.
@@ -477,11 +541,20 @@ func (d *decoder) guid(key string) (string, [16]byte, error) {
 	if err != nil {
 		return "", [16]byte{}, err
 	}
-	b, ok := parseGUID(v)
+	b, ok := schema.ParseGUID(v)
 	if !ok {
 		return "", b, fail("bad_id", "field %q: %q is not a GUID", key, truncate(v, 64))
 	}
 	return v, b, nil
+}
+
+// reqGUID reads a required GUID, kept as sent and parsed.
+func (d *decoder) reqGUID(field string, dst *string, dstBytes *[16]byte, have *bool) (err error) {
+	if !d.absent(have) {
+		*dst, *dstBytes, err = d.guid(field)
+		*have = err == nil
+	}
+	return err
 }
 
 // identity reads only the Id and Version of the customer object at d.i,
@@ -566,12 +639,12 @@ func (d *decoder) skipUnchecked() error {
 
 // customer decodes the element that is the whole of d.s into *c, which must
 // be zero. On error *c is zero again.
-func (d *decoder) customer(c *Customer) error {
+func (d *decoder) customer(c *schema.Customer) error {
 	if err := d.record(c); err != nil {
 		return err
 	}
 	if d.peek() != 0 {
-		*c = Customer{}
+		*c = schema.Customer{}
 		return d.syntax("data after the record")
 	}
 	return nil
@@ -579,254 +652,18 @@ func (d *decoder) customer(c *Customer) error {
 
 // record decodes the customer object at d.i into *c, which must be zero,
 // leaving d.i just after it. On error *c is zero again.
-func (d *decoder) record(c *Customer) error {
-	if err := d.fill(c); err != nil {
-		*c = Customer{}
-		return err
-	}
-	return nil
-}
-
-// fill decodes the customer object at d.i into *c, leaving d.i just after it.
-func (d *decoder) fill(c *Customer) error {
-	var haveID, haveVersion, haveLMD bool
+func (d *decoder) record(c *schema.Customer) error {
 	if d.peek() != '{' {
 		if d.i < len(d.s) && (d.s[d.i] == '[' || d.s[d.i] == '"' || d.s[d.i] == 'n' || d.s[d.i] == 't' || d.s[d.i] == 'f' || d.s[d.i] == '-' || (d.s[d.i] >= '0' && d.s[d.i] <= '9')) {
 			return fail("not_object", "want a JSON object, got %s", d.kind())
 		}
 		return d.syntax("want object")
 	}
-	err := d.object(func(key string) error {
-		switch key {
-		case "Addresses":
-			return list(d, key, &c.Addresses, d.address)
-		case "ContactMethods":
-			return list(d, key, &c.ContactMethods, d.contactMethod)
-		case "CustomerExtensions":
-			return list(d, key, &c.CustomerExtensions, d.extension)
-		case "RelatedCustomers":
-			return d.rawElems(key, &c.RelatedCustomers)
-		case "MemberOf":
-			return d.rawElems(key, &c.MemberOf)
-		case "Documents":
-			return d.rawElems(key, &c.Documents)
-		case "MergedCustomers":
-			return d.rawElems(key, &c.MergedCustomers)
-		case "PrimaryName":
-			return d.optStr(key, &c.PrimaryName)
-		case "Title":
-			return d.optStr(key, &c.Title)
-		case "AlternateName":
-			return d.optStr(key, &c.AlternateName)
-		case "MiddleName":
-			return d.optStr(key, &c.MiddleName)
-		case "FamilyName":
-			return d.optStr(key, &c.FamilyName)
-		case "ReferralSource":
-			return d.optStr(key, &c.ReferralSource)
-		case "Notes":
-			return d.optStr(key, &c.Notes)
-		case "UniqueIdentifier":
-			return d.optStr(key, &c.UniqueIdentifier)
-		case "Id":
-			if d.null() {
-				haveID = false
-				return nil
-			}
-			v, b, err := d.guid(key)
-			if err != nil {
-				return err
-			}
-			c.Id, c.IdBytes, haveID = v, b, true
-			return nil
-		case "CustomerTypeId":
-			return d.optInt(key, &c.CustomerTypeId, false)
-		case "CustomerType":
-			return d.optStr(key, &c.CustomerType)
-		case "DateOfBirth":
-			if d.null() {
-				c.DateOfBirth = nil
-				return nil
-			}
-			t, err := d.timestamp(key)
-			if err != nil {
-				return err
-			}
-			c.DateOfBirth = &t
-			return nil
-		case "PricingGroupId":
-			return d.optInt(key, &c.PricingGroupId, true)
-		case "Disabled":
-			return d.optBool(key, &c.Disabled)
-		case "DoNotContact":
-			return d.optBool(key, &c.DoNotContact)
-		case "Version":
-			if d.null() {
-				haveVersion = false
-				return nil
-			}
-			v, err := d.integer(key)
-			if err != nil {
-				return err
-			}
-			c.Version, haveVersion = v, true
-			return nil
-		case "MergedIntoCustomerId":
-			if d.emptyObject() {
-				c.MergedIntoCustomerId = nil
-				return nil
-			}
-			return d.optStr(key, &c.MergedIntoCustomerId)
-		case "LastModifiedDateUtc":
-			if d.null() {
-				haveLMD = false
-				return nil
-			}
-			t, err := d.timestamp(key)
-			if err != nil {
-				return err
-			}
-			c.LastModifiedDateUtc, haveLMD = t, true
-			return nil
-		}
-		return d.unknownField(key)
-	})
-	if err != nil {
+	if err := d.fillCustomer(c); err != nil {
+		*c = schema.Customer{}
 		return err
 	}
-	switch {
-	case !haveID:
-		return fail("missing_id", "no Id")
-	case !haveVersion:
-		return fail("missing_version", "customer %s: no Version", c.Id)
-	case !haveLMD:
-		return fail("missing_last_modified", "customer %s: no LastModifiedDateUtc", c.Id)
-	}
-	c.UnknownFields = d.unknown
 	return nil
-}
-
-func (d *decoder) address(a *Address) error {
-	return d.object(func(key string) error {
-		switch key {
-		case "AddressLine1":
-			return d.optStr(key, &a.AddressLine1)
-		case "AddressLine2":
-			return d.optStr(key, &a.AddressLine2)
-		case "City":
-			return d.optStr(key, &a.City)
-		case "StateName":
-			return d.optStr(key, &a.StateName)
-		case "CountryName":
-			return d.optStr(key, &a.CountryName)
-		case "Zip":
-			switch c := d.peek(); {
-			case c == '"' || c == 'n':
-				return d.optStr(key, &a.Zip)
-			case c == '-' || (c >= '0' && c <= '9'):
-				txt, err := d.number()
-				if err != nil {
-					return err
-				}
-				a.Zip = d.newStr(txt)
-				return nil
-			}
-			return d.badType(key, "number or string")
-		case "Id":
-			return d.optStr(key, &a.Id)
-		case "CustomerId":
-			return d.optStr(key, &a.CustomerId)
-		case "AddressTypeId":
-			return d.optInt(key, &a.AddressTypeId, false)
-		case "AddressType":
-			return d.optStr(key, &a.AddressType)
-		case "Default":
-			return d.optBool(key, &a.Default)
-		case "DoNotContact":
-			return d.optBool(key, &a.DoNotContact)
-		case "CountryCode":
-			return d.optStr(key, &a.CountryCode)
-		case "Country":
-			return d.optStr(key, &a.Country)
-		case "Locality":
-			return d.optStr(key, &a.Locality)
-		case "StateCode":
-			return d.optStr(key, &a.StateCode)
-		case "State":
-			return d.optStr(key, &a.State)
-		case "PostalCode":
-			return d.optStr(key, &a.PostalCode)
-		case "PostOfficeBoxNumber":
-			return d.optStr(key, &a.PostOfficeBoxNumber)
-		case "StreetAddress1":
-			return d.optStr(key, &a.StreetAddress1)
-		case "Notes":
-			return d.optStr(key, &a.Notes)
-		case "StreetAddress2":
-			return d.optStr(key, &a.StreetAddress2)
-		case "Version":
-			return d.optInt(key, &a.Version, false)
-		case "AttentionTo":
-			return d.optStr(key, &a.AttentionTo)
-		case "Phone":
-			return d.optStr(key, &a.Phone)
-		case "Email":
-			return d.optStr(key, &a.Email)
-		}
-		return d.unknownField(key)
-	})
-}
-
-func (d *decoder) contactMethod(m *ContactMethod) error {
-	return d.object(func(key string) error {
-		switch key {
-		case "Value":
-			return d.optStr(key, &m.Value)
-		case "Id":
-			return d.optStr(key, &m.Id)
-		case "CustomerId":
-			return d.optStr(key, &m.CustomerId)
-		case "ContactMethodCategoryId":
-			return d.optInt(key, &m.ContactMethodCategoryId, false)
-		case "ContactMethodCategory":
-			return d.optStr(key, &m.ContactMethodCategory)
-		case "ContactMethodTypeId":
-			return d.optInt(key, &m.ContactMethodTypeId, false)
-		case "ContactMethodType":
-			return d.optStr(key, &m.ContactMethodType)
-		case "DoNotContact":
-			return d.optBool(key, &m.DoNotContact)
-		case "Default":
-			return d.optBool(key, &m.Default)
-		case "Notes":
-			return d.optStr(key, &m.Notes)
-		case "Version":
-			return d.optInt(key, &m.Version, false)
-		}
-		return d.unknownField(key)
-	})
-}
-
-func (d *decoder) extension(e *CustomerExtension) error {
-	return d.object(func(key string) error {
-		switch key {
-		case "Value":
-			return d.optStr(key, &e.Value)
-		case "Id":
-			return d.optStr(key, &e.Id)
-		case "CustomerId":
-			return d.optStr(key, &e.CustomerId)
-		case "ExtensionTypeId":
-			return d.optInt(key, &e.ExtensionTypeId, false)
-		case "ExtensionType":
-			return d.optStr(key, &e.ExtensionType)
-		case "ExtensionTypeFeature":
-			return d.optStr(key, &e.ExtensionTypeFeature)
-		case "Version":
-			return d.optInt(key, &e.Version, false)
-		}
-		return d.unknownField(key)
-	})
 }
 
 func truncate(s string, n int) string {
@@ -834,44 +671,4 @@ func truncate(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
-}
-
-// parseGUID reads the canonical 8-4-4-4-12 hex form (any case), optionally in
-// braces, into its 16 bytes in text order.
-func parseGUID(s string) ([16]byte, bool) {
-	var b [16]byte
-	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
-		s = s[1:37]
-	}
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return b, false
-	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-			continue
-		}
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
-			return b, false
-		}
-		b[j] = hi<<4 | lo
-		j++
-		i += 2
-	}
-	return b, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }

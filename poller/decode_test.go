@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/covacdc/covacdc/schema"
 )
 
 func typicalRecord(tb testing.TB) []byte {
@@ -90,25 +92,25 @@ func TestDecodeCustomerTolerance(t *testing.T) {
 	tests := []struct {
 		name    string
 		fields  string
-		check   func(Customer) bool
+		check   func(schema.Customer) bool
 		unknown int
 	}{
-		{"pricing group integer", `"PricingGroupId":7`, func(c Customer) bool { return *c.PricingGroupId == 7 }, 0},
-		{"merged into guid", `"MergedIntoCustomerId":"11111111-2222-3333-4444-555555555555"`, func(c Customer) bool {
+		{"pricing group integer", `"PricingGroupId":7`, func(c schema.Customer) bool { return *c.PricingGroupId == 7 }, 0},
+		{"merged into guid", `"MergedIntoCustomerId":"11111111-2222-3333-4444-555555555555"`, func(c schema.Customer) bool {
 			return *c.MergedIntoCustomerId == "11111111-2222-3333-4444-555555555555"
 		}, 0},
-		{"unknown fields counted at any depth", `"Loyalty":{"a":[1,2]},"Addresses":[{"Geo":"x","City":"A"}]`, func(c Customer) bool {
+		{"unknown fields counted at any depth", `"Loyalty":{"a":[1,2]},"Addresses":[{"Geo":"x","City":"A"}]`, func(c schema.Customer) bool {
 			return *c.Addresses[0].City == "A"
 		}, 2},
-		{"links ignored, not counted", `"_links":{"self":"x"},"_embedded":[]`, func(Customer) bool { return true }, 0},
-		{"nulls everywhere", `"Addresses":null,"ContactMethods":null,"Documents":null,"DateOfBirth":null,"Disabled":null`, func(c Customer) bool {
+		{"links ignored, not counted", `"_links":{"self":"x"},"_embedded":[]`, func(schema.Customer) bool { return true }, 0},
+		{"nulls everywhere", `"Addresses":null,"ContactMethods":null,"Documents":null,"DateOfBirth":null,"Disabled":null`, func(c schema.Customer) bool {
 			return c.Addresses == nil && c.Documents == nil && c.DateOfBirth == nil && c.Disabled == nil
 		}, 0},
-		{"escaped and unicode strings", `"FamilyName":"O\u0027Brien \u00e9","PrimaryName":"Zoë"`, func(c Customer) bool {
+		{"escaped and unicode strings", `"FamilyName":"O\u0027Brien \u00e9","PrimaryName":"Zoë"`, func(c schema.Customer) bool {
 			return *c.FamilyName == "O'Brien é" && *c.PrimaryName == "Zoë"
 		}, 0},
-		{"negative zip number", `"Addresses":[{"Zip":-1.5e3}]`, func(c Customer) bool { return *c.Addresses[0].Zip == "-1.5e3" }, 0},
-		{"raw elements kept", `"Documents":[{"Url":"u"}, 3, "x"]`, func(c Customer) bool {
+		{"negative zip number", `"Addresses":[{"Zip":-1.5e3}]`, func(c schema.Customer) bool { return *c.Addresses[0].Zip == "-1.5e3" }, 0},
+		{"raw elements kept", `"Documents":[{"Url":"u"}, 3, "x"]`, func(c schema.Customer) bool {
 			return len(c.Documents) == 3 && string(c.Documents[0]) == `{"Url":"u"}` && string(c.Documents[2]) == `"x"`
 		}, 0},
 	}
@@ -155,31 +157,6 @@ func TestDecodeCustomerRecordErrors(t *testing.T) {
 				t.Errorf("reason %q (want %q), raw %q, err %v", re.Reason, tc.reason, re.Raw, re.Err)
 			}
 		})
-	}
-}
-
-func TestParseTimestamp(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Time
-	}{
-		{"2018-04-01T00:00:00", time.Date(2018, 4, 1, 0, 0, 0, 0, time.UTC)},
-		{"2018-06-05T02:41:56.6", time.Date(2018, 6, 5, 2, 41, 56, 600_000_000, time.UTC)},
-		{"2018-10-02T01:21:35.2186943Z", time.Date(2018, 10, 2, 1, 21, 35, 218_694_300, time.UTC)},
-		{"2018-10-02T01:21:35.2186943+00:00", time.Date(2018, 10, 2, 1, 21, 35, 218_694_300, time.UTC)},
-		{"2018-10-02T01:21:35-07:00", time.Date(2018, 10, 2, 8, 21, 35, 0, time.UTC)},
-		{"2019-01-01T00:00:00z", time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)},
-	}
-	for _, tc := range tests {
-		ts, err := ParseTimestamp(tc.in)
-		if err != nil || !ts.Time.Equal(tc.want) || ts.Time.Location() != time.UTC || ts.Raw != tc.in {
-			t.Errorf("ParseTimestamp(%q) = %v, %v; want %v", tc.in, ts.Time, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "2018-02-30T00:00:00", "2018-13-01T00:00:00", "2018-01-01", "2018-01-01T00:00:00.", "2018-01-01T00:00:00+5", "2018-01-01T24:00:00", "2018-01-01T00:00:00.1234567890"} {
-		if _, err := ParseTimestamp(bad); err == nil {
-			t.Errorf("ParseTimestamp(%q) accepted", bad)
-		}
 	}
 }
 
@@ -263,7 +240,7 @@ func benchPage(b *testing.B, read func(*elemReader) error) {
 // scan does (nextElem: in place, one pass).
 func BenchmarkDecodePage(b *testing.B) {
 	benchPage(b, func(er *elemReader) error {
-		var c Customer
+		var c schema.Customer
 		in, err := er.nextElem(&c)
 		if err == nil && in.rerr != nil {
 			return in.rerr

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+
+	"github.com/covacdc/covacdc/schema"
 )
 
 // elemInfo goes with the Customer an element of a response is decoded into:
@@ -17,9 +19,9 @@ type elemInfo struct {
 }
 
 // decodeLazy decodes the lazy row of in in full into *c.
-func decodeLazy(c *Customer, in *elemInfo) {
+func decodeLazy(c *schema.Customer, in *elemInfo) {
 	raw := in.lazy
-	*c, in.lazy = Customer{}, ""
+	*c, in.lazy = schema.Customer{}, ""
 	d := decoder{s: raw}
 	if err := d.customer(c); err != nil {
 		in.rerr = recordError(raw, err)
@@ -31,7 +33,7 @@ type page struct {
 	skip int
 	url  string
 	// cs and info are the elements read, decoded: info[i] goes with cs[i].
-	cs   []Customer
+	cs   []schema.Customer
 	info []elemInfo
 	// rest is set when the response held more than PageSize elements: the server
 	// ignored paging and this response, still open, is the whole result.
@@ -94,7 +96,7 @@ func (s *scan) readPage(p *page, resp *response, lazy int) error {
 		if len(p.cs) < lazy {
 			next = er.nextLazy
 		}
-		p.cs = append(p.cs, Customer{})
+		p.cs = append(p.cs, schema.Customer{})
 		in, err := next(&p.cs[len(p.cs)-1])
 		if err != nil {
 			p.cs = p.cs[:len(p.cs)-1]
@@ -116,7 +118,7 @@ func (s *scan) readPage(p *page, resp *response, lazy int) error {
 // which the garbage collector would otherwise have to reclaim. The slices are
 // the client's, not a scan's, so that a scan waiting for its next page holds
 // none.
-func (s *scan) pageMem(n int) ([]Customer, []elemInfo) {
+func (s *scan) pageMem(n int) ([]schema.Customer, []elemInfo) {
 	c := s.c
 	c.spareMu.Lock()
 	defer c.spareMu.Unlock()
@@ -128,7 +130,7 @@ func (s *scan) pageMem(n int) ([]Customer, []elemInfo) {
 			return m.cs[:0], m.info[:0]
 		}
 	}
-	return make([]Customer, 0, n), make([]elemInfo, 0, n)
+	return make([]schema.Customer, 0, n), make([]elemInfo, 0, n)
 }
 
 // reusePageMem gives back a page's slices once nothing refers to their
@@ -136,7 +138,7 @@ func (s *scan) pageMem(n int) ([]Customer, []elemInfo) {
 // dropped without being handed on. They are cleared first: a customer left in
 // them would keep alive the read buffer its strings point into. The client
 // keeps as many as the requests it aims to have under way, and one more.
-func (s *scan) reusePageMem(cs []Customer, info []elemInfo) {
+func (s *scan) reusePageMem(cs []schema.Customer, info []elemInfo) {
 	if cap(cs) == 0 {
 		return
 	}
@@ -152,6 +154,6 @@ func (s *scan) reusePageMem(cs []Customer, info []elemInfo) {
 }
 
 type pageMem struct {
-	cs   []Customer
+	cs   []schema.Customer
 	info []elemInfo
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/covacdc/covacdc/schema"
 )
 
 // Scan reads every customer of the company modified at or after since and hands
@@ -345,7 +347,7 @@ func (s *scan) run(ctx context.Context) error {
 
 // anchored reports whether the page holds a row handed on earlier in this scan,
 // unchanged.
-func (s *scan) anchored(cs []Customer, info []elemInfo) bool {
+func (s *scan) anchored(cs []schema.Customer, info []elemInfo) bool {
 	for i := range cs {
 		if info[i].rerr != nil {
 			continue
@@ -365,7 +367,7 @@ func (s *scan) anchored(cs []Customer, info []elemInfo) bool {
 // The batch's customers are cs itself, compacted in place: when the elements
 // dropped are a prefix (the rows that repeat the page before), nothing is
 // copied. cs must not be used after.
-func (s *scan) handOn(ctx context.Context, cs []Customer, info []elemInfo, remember bool) error {
+func (s *scan) handOn(ctx context.Context, cs []schema.Customer, info []elemInfo, remember bool) error {
 	b := Batch{CompanyID: s.companyID, ScanID: s.res.ScanID}
 	first, kept := -1, 0 // the customers handed on are cs[first : first+kept]
 	for i := range cs {
@@ -425,7 +427,7 @@ func (s *scan) handOn(ctx context.Context, cs []Customer, info []elemInfo, remem
 func (s *scan) streamAll(ctx context.Context, p *page) error {
 	n := s.c.cfg.PageSize
 	s.tail = newTail(n)
-	cs := append(make([]Customer, 0, n), p.cs[n:]...)
+	cs := append(make([]schema.Customer, 0, n), p.cs[n:]...)
 	info := append(make([]elemInfo, 0, n), p.info[n:]...)
 	if err := s.handOn(ctx, p.cs[:n], p.info[:n], false); err != nil {
 		return err
@@ -434,7 +436,7 @@ func (s *scan) streamAll(ctx context.Context, p *page) error {
 	var seen map[tailKey]struct{} // after a resume: the rows of the tail, not to hand on again
 	read := 0                     // elements of a response read again, the skipped ones included
 	for {
-		cs = append(cs, Customer{})
+		cs = append(cs, schema.Customer{})
 		in, err := er.nextElem(&cs[len(cs)-1])
 		if errors.Is(err, io.EOF) {
 			if seen != nil && read <= n {
@@ -495,7 +497,7 @@ func (s *scan) resume(ctx context.Context, p *page, cause error) (*elemReader, m
 			return er, tail, 0, nil
 		}
 		for read := 1; ; read++ {
-			var c Customer
+			var c schema.Customer
 			in, err := er.nextLazy(&c)
 			if errors.Is(err, io.EOF) {
 				return nil, nil, 0, fmt.Errorf("%w: the response broke off after %d rows, and none of the last %d rows handed on is in the response read again",

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/covacdc/covacdc/schema"
 )
 
 // assertComplete checks that every customer's current version, or a later one,
@@ -282,13 +284,13 @@ func TestScanReusesPageMemory(t *testing.T) {
 			f.between = func(f *fakeCova) { f.modify(25) }
 			c, _ := newTestClient(t, f, func(cfg *Config) { cfg.FetchAhead = ahead })
 			initial := f.truth()
-			var kept []Customer
-			slots := map[*Customer]bool{}
+			var kept []schema.Customer
+			slots := map[*schema.Customer]bool{}
 			_, err := c.Scan(context.Background(), 42, time.Time{}, func(_ context.Context, b Batch) error {
 				kept = append(kept, b.Customers...)
 				for i := range b.Customers {
 					slots[&b.Customers[i]] = true
-					b.Customers[i] = Customer{Id: "scribbled"}
+					b.Customers[i] = schema.Customer{Id: "scribbled"}
 				}
 				return nil
 			})

@@ -7,6 +7,8 @@ import (
 	"io"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/covacdc/covacdc/schema"
 )
 
 // maxElement bounds one customer record; a larger one means a broken response.
@@ -113,7 +115,7 @@ func truncated(err error) error {
 // (a broken record, or one that runs past the bytes read so far) is the element
 // delimited first and decoded alone. An element that does not decode leaves *c
 // zero and returns its RecordError in the elemInfo.
-func (e *elemReader) nextElem(c *Customer) (elemInfo, error) {
+func (e *elemReader) nextElem(c *schema.Customer) (elemInfo, error) {
 	if err := e.advance(); err != nil {
 		return elemInfo{}, err
 	}
@@ -132,7 +134,7 @@ func (e *elemReader) nextElem(c *Customer) (elemInfo, error) {
 // nextLazy is nextElem for a row expected to repeat one handed on already: it
 // reads only the customer's Id and Version into *c and keeps the raw element
 // (see elemInfo). A row whose identity cannot be read is decoded in full at once.
-func (e *elemReader) nextLazy(c *Customer) (elemInfo, error) {
+func (e *elemReader) nextLazy(c *schema.Customer) (elemInfo, error) {
 	if err := e.advance(); err != nil {
 		return elemInfo{}, err
 	}
@@ -154,7 +156,7 @@ func (e *elemReader) nextLazy(c *Customer) (elemInfo, error) {
 // delimitThenDecode finds the end of the element at start with the splitter,
 // reading as much as it needs, and decodes the element alone into *c: only its
 // identity if lazy and it has one, else in full.
-func (e *elemReader) delimitThenDecode(c *Customer, lazy bool) (elemInfo, error) {
+func (e *elemReader) delimitThenDecode(c *schema.Customer, lazy bool) (elemInfo, error) {
 	b, err := e.element()
 	if err != nil {
 		return elemInfo{}, err
@@ -363,11 +365,11 @@ func (e *elemReader) preview() string {
 // and is returned as is. A body that is not one complete JSON array returns an
 // error wrapping ErrMalformedResponse. A Customer's strings keep alive the read
 // buffer they were decoded from: copy what is kept for long.
-func DecodeResponse(body io.Reader, fn func(Customer, *RecordError) error) error {
+func DecodeResponse(body io.Reader, fn func(schema.Customer, *RecordError) error) error {
 	er := newElemReader(body)
-	var c Customer
+	var c schema.Customer
 	for {
-		c = Customer{}
+		c = schema.Customer{}
 		in, err := er.nextElem(&c)
 		if errors.Is(err, io.EOF) {
 			return nil

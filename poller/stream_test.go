@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covacdc/covacdc/schema"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -56,22 +57,22 @@ func splitThenDecode(body []byte) ([]decodedElem, error) {
 
 // decodedElem is what a scan makes of an element: a customer or a record error.
 type decodedElem struct {
-	c    Customer
+	c    schema.Customer
 	rerr *RecordError
 }
 
 // readElems reads the elements of r as fetchPage does: the first lazy ones with
 // nextLazy, the rest with nextElem, until the end of the array or an error.
-func readElems(r io.Reader, lazy int) ([]Customer, []elemInfo, error) {
+func readElems(r io.Reader, lazy int) ([]schema.Customer, []elemInfo, error) {
 	er := newElemReader(r)
-	var cs []Customer
+	var cs []schema.Customer
 	var info []elemInfo
 	for {
 		next := er.nextElem
 		if len(cs) < lazy {
 			next = er.nextLazy
 		}
-		var c Customer
+		var c schema.Customer
 		in, err := next(&c)
 		if errors.Is(err, io.EOF) {
 			return cs, info, nil
@@ -215,7 +216,7 @@ func TestDecodeResponse(t *testing.T) {
 	good := string(typicalRecord(t))
 	body := "[" + good + `,{"Version":1},` + good + "]"
 	var customers, bad int
-	err := DecodeResponse(&pieces{b: []byte(body), n: 100}, func(c Customer, re *RecordError) error {
+	err := DecodeResponse(&pieces{b: []byte(body), n: 100}, func(c schema.Customer, re *RecordError) error {
 		if re != nil {
 			if re.Reason != "missing_id" || string(re.Raw) != `{"Version":1}` {
 				t.Errorf("record error %s %q", re.Reason, re.Raw)
@@ -235,11 +236,11 @@ func TestDecodeResponse(t *testing.T) {
 
 	stop := errors.New("stop")
 	calls := 0
-	err = DecodeResponse(strings.NewReader(body), func(Customer, *RecordError) error { calls++; return stop })
+	err = DecodeResponse(strings.NewReader(body), func(schema.Customer, *RecordError) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Fatalf("fn's error: %v after %d calls, want stop after 1", err, calls)
 	}
-	err = DecodeResponse(strings.NewReader(body[:len(body)-1]), func(Customer, *RecordError) error { return nil })
+	err = DecodeResponse(strings.NewReader(body[:len(body)-1]), func(schema.Customer, *RecordError) error { return nil })
 	if !errors.Is(err, ErrMalformedResponse) {
 		t.Fatalf("truncated body: %v, want ErrMalformedResponse", err)
 	}
@@ -316,9 +317,9 @@ func FuzzIdentity(f *testing.F) {
 	f.Add([]byte(`{"Version":1e1,"Id":"45b95f03-9774-4302-9212-018ff0fd33b5","LastModifiedDateUtc":null}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		full := decoder{s: string(raw)}
-		var c Customer
+		var c schema.Customer
 		err := full.record(&c)
-		if err != nil && !reflect.DeepEqual(c, Customer{}) {
+		if err != nil && !reflect.DeepEqual(c, schema.Customer{}) {
 			t.Fatalf("%q: record failed (%v) but left %+v", raw, err, c)
 		}
 		lazy := decoder{s: string(raw)}

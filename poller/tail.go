@@ -1,5 +1,7 @@
 package poller
 
+import "github.com/covacdc/covacdc/schema"
+
 // tail remembers the last rows handed on from a response that ignores paging
 // (the whole result in one response), so that when the response breaks off the
 // scan can tell where to resume in the response read again (see scan.resume).
@@ -19,7 +21,7 @@ type tailKey struct {
 
 func newTail(n int) *tail { return &tail{ring: make([]tailKey, 0, n)} }
 
-func tailKeyOf(c *Customer, in *elemInfo) tailKey {
+func tailKeyOf(c *schema.Customer, in *elemInfo) tailKey {
 	if in.rerr != nil {
 		return tailKey{raw: string(in.rerr.Raw)}
 	}
@@ -27,7 +29,7 @@ func tailKeyOf(c *Customer, in *elemInfo) tailKey {
 }
 
 // add remembers a row handed on, forgetting the oldest once the ring is full.
-func (t *tail) add(c *Customer, in *elemInfo) {
+func (t *tail) add(c *schema.Customer, in *elemInfo) {
 	t.handed++
 	k := tailKeyOf(c, in)
 	if len(t.ring) < cap(t.ring) {

@@ -30,7 +30,7 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	defer p.Close(ctx)
 	const perBatch = 100
-	cs := make([]poller.Customer, perBatch)
+	cs := make([]schema.Customer, perBatch)
 	for i := range cs {
 		cs[i] = customer(i, 0)
 	}

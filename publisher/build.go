@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -51,7 +50,7 @@ type builder struct {
 	// ev is the event being encoded, here rather than on the stack, which it
 	// would escape (the encoder is an interface) at an allocation per batch;
 	// the encoder keeps no pointer to it.
-	ev   schema.Event
+	ev   schema.CustomerChanged
 	prev int64 // ev.PreviousVersion, when set, points here
 }
 
@@ -136,19 +135,16 @@ func (e *tooLargeError) Error() string {
 	return fmt.Sprintf("event of %d bytes, more than the %d the events topic takes", e.size, e.limit)
 }
 
-// build builds the records of c's change. It fails with the encoder's error
-// when the encoder refuses c, and with a *tooLargeError when the event is
-// larger than the events topic takes: both are for the dead-letter topic
-// (Scan.rejected).
-func (bt *batch) build(c *poller.Customer, ch state.Change) (customerRecords, error) {
+// build builds the records of c's change, called typ. It fails with the
+// encoder's error when the encoder refuses c, and with a *tooLargeError when
+// the event is larger than the events topic takes: both are for the
+// dead-letter topic (Scan.rejected).
+func (bt *batch) build(c *schema.Customer, ch state.Change, typ schema.ChangeType) (customerRecords, error) {
 	b := bt.b
-	b.ev = schema.Event{
-		ChangeType: ch.Type,
-		CompanyID:  bt.company,
-		CapturedAt: bt.captured,
-		Source:     bt.source,
-		Customer:   c,
-	}
+	b.ev = schema.NewCustomerChanged(bt.company, c)
+	b.ev.ChangeType = typ
+	b.ev.CapturedAt = bt.captured
+	b.ev.Source = bt.source
 	if ch.HasPrevious {
 		b.prev = ch.Previous
 		b.ev.PreviousVersion = &b.prev
@@ -159,12 +155,12 @@ func (bt *batch) build(c *poller.Customer, ch state.Change) (customerRecords, er
 	}
 	value = b.arena.keep(value)
 	key := b.arena.keep(append(b.arena.free(), c.Id...))
-	typ := changeTypeHeaders[ch.Type]
+	typHeader := changeTypeHeaders[typ]
 	version := b.arena.keep(strconv.AppendInt(b.arena.free(), c.Version, 10))
 	h := len(bt.headers)
 	bt.headers = append(bt.headers,
 		kgo.RecordHeader{Key: HeaderCompanyID, Value: bt.companyHeader},
-		kgo.RecordHeader{Key: HeaderChangeType, Value: typ},
+		kgo.RecordHeader{Key: HeaderChangeType, Value: typHeader},
 		kgo.RecordHeader{Key: HeaderVersion, Value: version},
 		kgo.RecordHeader{Key: HeaderSchema, Value: b.schemaRef},
 	)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -66,7 +67,7 @@ func TestStateOfAnEarlierBuildRestores(t *testing.T) {
 		t.Fatalf("cursor %+v, want %+v", got, want)
 	}
 	plan := scanPlan{
-		batches: [][]poller.Customer{{customer(0, 3), customer(1, 9), customer(2, 6), customer(3, 1)}},
+		batches: [][]schema.Customer{{customer(0, 3), customer(1, 9), customer(2, 6), customer(3, 1)}},
 		invalid: []poller.RecordError{badRecord}, // dead-lettered by the earlier build
 		since:   want.Since.Add(time.Hour),
 	}

@@ -47,7 +47,7 @@ func TestReadsWhileScansPublish(t *testing.T) {
 			for n := range 3 {
 				id := fmt.Sprintf("scan-%d-%d", company, n)
 				s := p.BeginScan(company, id, schema.Source{ScanID: id})
-				var cs []poller.Customer
+				var cs []schema.Customer
 				for i := range 20 {
 					cs = append(cs, customer(i, int64(n+1)))
 				}

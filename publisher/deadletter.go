@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -87,7 +88,7 @@ func (s *Scan) deadLetter(ctx context.Context, key, value, identity []byte, reas
 // rejected dead-letters a customer whose records build refused (err): an event
 // too large for the events topic as a reference (tooLarge), any other refusal
 // of the encoder as the customer as Cova would send it.
-func (s *Scan) rejected(ctx context.Context, c *poller.Customer, err error) error {
+func (s *Scan) rejected(ctx context.Context, c *schema.Customer, err error) error {
 	var big *tooLargeError
 	if errors.As(err, &big) {
 		return s.tooLarge(ctx, c, big.size, big.limit)
@@ -144,7 +145,7 @@ type tooLargeRef struct {
 // record, is larger than limit. It is identified by customer and Version, so a
 // re-read of the same Version is not dead-lettered twice; its Version is not
 // recorded as published, so the next one is published as usual.
-func (s *Scan) tooLarge(ctx context.Context, c *poller.Customer, size, limit int) error {
+func (s *Scan) tooLarge(ctx context.Context, c *schema.Customer, size, limit int) error {
 	ref, err := json.Marshal(tooLargeRef{Id: c.Id, Version: c.Version, LastModifiedDateUtc: c.LastModifiedDateUtc.Raw, EventBytes: size, LimitBytes: limit})
 	if err != nil { // an Id of invalid UTF-8 is refused by the decoder first
 		return fmt.Errorf("publisher: customer %s: %w", c.Id, err)
@@ -158,7 +159,7 @@ func (s *Scan) tooLarge(ctx context.Context, c *poller.Customer, size, limit int
 // covaCustomer renders a Customer in CustomerFull's shape: timestamps as the
 // text Cova sent, without the fields covacdc derives.
 type covaCustomer struct {
-	*poller.Customer
+	*schema.Customer
 	IdBytes             *struct{} `json:",omitempty"`
 	UnknownFields       *struct{} `json:",omitempty"`
 	DateOfBirth         *string
@@ -167,7 +168,7 @@ type covaCustomer struct {
 
 // covaJSON is the dead-letter value of a customer the encoder refused: there are
 // no raw bytes left by then, so it is the decoded customer as Cova would send it.
-func covaJSON(c *poller.Customer) []byte {
+func covaJSON(c *schema.Customer) []byte {
 	v := covaCustomer{Customer: c, LastModifiedDateUtc: c.LastModifiedDateUtc.Raw}
 	if c.DateOfBirth != nil {
 		v.DateOfBirth = &c.DateOfBirth.Raw

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/schema"
 )
 
 // TestDeadLettersPerScanAreCapped serves a scan more bad records than
@@ -27,7 +28,7 @@ func TestDeadLettersPerScanAreCapped(t *testing.T) {
 		bad = append(bad, poller.RecordError{Raw: json.RawMessage(fmt.Sprintf(`{"Version":%d}`, i)), Reason: "missing_id", Err: errors.New("no Id")})
 	}
 	since := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
-	plan := scanPlan{batches: [][]poller.Customer{{customer(1, 1)}}, invalid: bad, since: since}
+	plan := scanPlan{batches: [][]schema.Customer{{customer(1, 1)}}, invalid: bad, since: since}
 	p := e.open(nil)
 	for n := range 2 {
 		err := e.runScan(ctx, p, n, plan)

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/schema"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,7 +15,7 @@ import (
 // does (byte 0, schema id 7), as covacdc with --schema-registry-url writes.
 type registryEncoder struct{ testEncoder }
 
-func (e registryEncoder) Append(dst []byte, ev *schema.Event) ([]byte, error) {
+func (e registryEncoder) Append(dst []byte, ev *schema.CustomerChanged) ([]byte, error) {
 	return e.testEncoder.Append(append(dst, 0, 0, 0, 0, 7), ev)
 }
 
@@ -42,7 +41,7 @@ func (e *env) publishWith(enc Encoder, from int) {
 		e.t.Fatalf("New: %v", err)
 	}
 	defer p.Close(ctx)
-	var cs []poller.Customer
+	var cs []schema.Customer
 	for i := from; i < from+12; i++ {
 		cs = append(cs, customer(i, 1))
 	}
@@ -50,7 +49,7 @@ func (e *env) publishWith(enc Encoder, from int) {
 	// produce with OUT_OF_ORDER_SEQUENCE_NUMBER) fails the scan, which covacdc
 	// then scans again from its cursor: so does this test, a few times.
 	for attempt := 1; ; attempt++ {
-		err := e.runScan(ctx, p, from, scanPlan{batches: [][]poller.Customer{cs}})
+		err := e.runScan(ctx, p, from, scanPlan{batches: [][]schema.Customer{cs}})
 		if err == nil {
 			return
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -74,11 +74,11 @@ func TestAbortedTransactionFailsTheScanWithItsCause(t *testing.T) {
 	e.cfg.TopicPartitions = 1
 	p := e.open(nil)
 	ctx := context.Background()
-	var cs []poller.Customer
+	var cs []schema.Customer
 	for i := range 5 {
 		cs = append(cs, customer(i, 1))
 	}
-	plan := scanPlan{batches: [][]poller.Customer{cs}}
+	plan := scanPlan{batches: [][]schema.Customer{cs}}
 
 	fake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: e.cfg.Topic, Err: kerr.OutOfOrderSequenceNumber})
 	err := e.runScan(ctx, p, 0, plan)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/publisher/kafkatest"
 	"github.com/covacdc/covacdc/schema"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,7 +29,7 @@ type testEvent struct {
 	ScanID   string `json:"scan"`
 }
 
-func (e testEncoder) Append(dst []byte, ev *schema.Event) ([]byte, error) {
+func (e testEncoder) Append(dst []byte, ev *schema.CustomerChanged) ([]byte, error) {
 	if e.fail[ev.Customer.Id] {
 		return nil, fmt.Errorf("encoding customer %s: field out of range", ev.Customer.Id)
 	}
@@ -52,11 +51,11 @@ func guid(n int) (string, [16]byte) {
 	return s, b
 }
 
-func customer(n int, version int64) poller.Customer {
+func customer(n int, version int64) schema.Customer {
 	id, idb := guid(n)
 	name := fmt.Sprintf("Customer %d", n)
-	return poller.Customer{Id: id, IdBytes: idb, Version: version, PrimaryName: &name,
-		LastModifiedDateUtc: poller.Timestamp{Raw: "2024-01-02T03:04:05Z", Time: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	return schema.Customer{Id: id, IdBytes: idb, Version: version, PrimaryName: &name,
+		LastModifiedDateUtc: schema.Timestamp{Raw: "2024-01-02T03:04:05Z", Time: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}}
 }
 
 // env is one test's topics and transactional id on the test cluster.

@@ -52,7 +52,7 @@ func noise(n int) string {
 	return string(b)
 }
 
-func withNotes(c poller.Customer, n int) poller.Customer {
+func withNotes(c schema.Customer, n int) schema.Customer {
 	notes := noise(n)
 	c.Notes = &notes
 	return c
@@ -73,7 +73,7 @@ func TestOversizeEventIsDeadLettered(t *testing.T) {
 	p := e.open(reg)
 	ctx := context.Background()
 	big, _ := guid(5)
-	var cs []poller.Customer
+	var cs []schema.Customer
 	for i := range 10 {
 		c := customer(i, 3)
 		if i == 5 {
@@ -83,9 +83,9 @@ func TestOversizeEventIsDeadLettered(t *testing.T) {
 	}
 	since := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
 	for n, plan := range []scanPlan{
-		{batches: [][]poller.Customer{cs}, since: since},
-		{batches: [][]poller.Customer{{cs[5], customer(11, 1)}}, since: since.Add(time.Hour)}, // the same Version again
-		{batches: [][]poller.Customer{{customer(5, 4)}}, since: since.Add(2 * time.Hour)},     // a normal next Version
+		{batches: [][]schema.Customer{cs}, since: since},
+		{batches: [][]schema.Customer{{cs[5], customer(11, 1)}}, since: since.Add(time.Hour)}, // the same Version again
+		{batches: [][]schema.Customer{{customer(5, 4)}}, since: since.Add(2 * time.Hour)},     // a normal next Version
 	} {
 		if err := e.runScan(ctx, p, n, plan); err != nil {
 			t.Fatalf("scan %d: %v", n, err)
@@ -155,7 +155,7 @@ func TestOversizeDeadLetterIsCut(t *testing.T) {
 	raw := []byte(`{"Id":null,"Version":3,"Notes":"` + noise(3*limit) + `"}`)
 	bad := poller.RecordError{Raw: raw, Reason: "missing_id", Err: errors.New("customer has no Id")}
 	for n := range 2 { // the second scan re-reads it
-		if err := e.runScan(ctx, p, n, scanPlan{batches: [][]poller.Customer{{customer(1, 1)}}, invalid: []poller.RecordError{bad}}); err != nil {
+		if err := e.runScan(ctx, p, n, scanPlan{batches: [][]schema.Customer{{customer(1, 1)}}, invalid: []poller.RecordError{bad}}); err != nil {
 			t.Fatalf("scan %d: %v", n, err)
 		}
 	}

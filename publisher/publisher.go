@@ -41,7 +41,7 @@ type Encoder interface {
 	// Append appends ev's encoding to dst and returns the extended slice, as
 	// append does. It keeps neither: the publisher reuses ev and hands dst's
 	// spare capacity to other records.
-	Append(dst []byte, ev *schema.Event) ([]byte, error)
+	Append(dst []byte, ev *schema.CustomerChanged) ([]byte, error)
 	SchemaRef() string
 }
 

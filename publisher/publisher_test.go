@@ -31,13 +31,13 @@ var badRecord = poller.RecordError{
 
 // scanPlan is what the source serves in one scan, batch by batch.
 type scanPlan struct {
-	batches [][]poller.Customer
+	batches [][]schema.Customer
 	invalid []poller.RecordError // served with the first batch
 	since   time.Time            // the cursor the scan's completion writes
 }
 
-func batchesOf(cs []poller.Customer, n int) [][]poller.Customer {
-	var out [][]poller.Customer
+func batchesOf(cs []schema.Customer, n int) [][]schema.Customer {
+	var out [][]schema.Customer
 	for len(cs) > n {
 		out = append(out, cs[:n])
 		cs = cs[n:]
@@ -49,7 +49,7 @@ func batchesOf(cs []poller.Customer, n int) [][]poller.Customer {
 // unchanged, 5 come back with an older Version and 5 are new. Both serve the
 // same bad record.
 func plans() []scanPlan {
-	var a, b []poller.Customer
+	var a, b []schema.Customer
 	for i := range 30 {
 		a = append(a, customer(i, 10))
 	}
@@ -91,7 +91,7 @@ func wantEvents() map[string][]string {
 	return w
 }
 
-func (e *env) batch(cs []poller.Customer, invalid []poller.RecordError, scanID string) poller.Batch {
+func (e *env) batch(cs []schema.Customer, invalid []poller.RecordError, scanID string) poller.Batch {
 	inv := slices.Clone(invalid)
 	for i := range inv {
 		inv[i].CompanyID = e.company
@@ -316,7 +316,7 @@ func TestFencedByNewerInstance(t *testing.T) {
 		t.Fatalf("fenced error %q does not say another instance took over the transactional id", err)
 	}
 	s2 := old.BeginScan(e.company+1, "scan-x", schema.Source{})
-	if err := s2.Publish(ctx, poller.Batch{CompanyID: e.company + 1, Customers: []poller.Customer{customer(99, 1)}}); !errors.Is(err, ErrFenced) || fencedCause(err) == nil {
+	if err := s2.Publish(ctx, poller.Batch{CompanyID: e.company + 1, Customers: []schema.Customer{customer(99, 1)}}); !errors.Is(err, ErrFenced) || fencedCause(err) == nil {
 		t.Fatalf("Publish after fencing: %v; want ErrFenced and the broker's error among its causes", err)
 	}
 	if got := testutil.ToFloat64(old.m.txns.WithLabelValues("fenced")); got != 1 {
@@ -396,8 +396,8 @@ func TestMissingStateTopicIsRefused(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	p := e.open(nil)
-	cs := []poller.Customer{customer(1, 1), customer(2, 1), customer(3, 1)}
-	if err := e.runScan(ctx, p, 1, scanPlan{batches: [][]poller.Customer{cs}}); err != nil {
+	cs := []schema.Customer{customer(1, 1), customer(2, 1), customer(3, 1)}
+	if err := e.runScan(ctx, p, 1, scanPlan{batches: [][]schema.Customer{cs}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Close(ctx); err != nil {
@@ -437,7 +437,7 @@ func TestDeadLetters(t *testing.T) {
 	p := e.open(reg)
 	ctx := context.Background()
 	other := poller.RecordError{Raw: json.RawMessage(`{"Id":"x","Version":"seven"}`), Reason: "bad_type", Err: errors.New("Version: not a number")}
-	cs := []poller.Customer{customer(6, 1), customer(7, 1), customer(8, 1)}
+	cs := []schema.Customer{customer(6, 1), customer(7, 1), customer(8, 1)}
 	for n := range 2 { // the second scan re-reads the same records
 		scanID := fmt.Sprintf("scan-%d", n)
 		s := p.BeginScan(e.company, scanID, schema.Source{ScanID: scanID})
@@ -637,7 +637,7 @@ func TestCompression(t *testing.T) {
 			e.cfg.Compression = name
 			p := e.open(prometheus.NewRegistry())
 			ctx := context.Background()
-			var cs []poller.Customer
+			var cs []schema.Customer
 			for n := range 20 {
 				cs = append(cs, customer(n, 1))
 			}

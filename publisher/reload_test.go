@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -43,13 +42,13 @@ func TestCommitOfUnknownOutcomeIsReadBeforeTheNextDiff(t *testing.T) {
 	e.cfg.MaxEventsPerTransaction = 1000
 	ctx := context.Background()
 	p := e.open(nil)
-	var v10, v20 []poller.Customer
+	var v10, v20 []schema.Customer
 	for i := range 10 {
 		v10 = append(v10, customer(i, 10))
 		v20 = append(v20, customer(i, 20))
 	}
 	since := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	if err := e.runScan(ctx, p, 0, scanPlan{batches: [][]poller.Customer{v10}, since: since}); err != nil {
+	if err := e.runScan(ctx, p, 0, scanPlan{batches: [][]schema.Customer{v10}, since: since}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -64,7 +63,7 @@ func TestCommitOfUnknownOutcomeIsReadBeforeTheNextDiff(t *testing.T) {
 	}
 
 	// Scan 2 serves Version 20 again.
-	if err := e.runScan(ctx, p, 2, scanPlan{batches: [][]poller.Customer{v20}, since: since}); err != nil {
+	if err := e.runScan(ctx, p, 2, scanPlan{batches: [][]schema.Customer{v20}, since: since}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(readCommitted(t, e.c, e.cfg.Topic)); n != len(v10)+len(v20) {
@@ -74,7 +73,7 @@ func TestCommitOfUnknownOutcomeIsReadBeforeTheNextDiff(t *testing.T) {
 	// Scan 3's commit, with its cursor, lands unanswered again; scan 4 finds
 	// nothing changed and only completes.
 	s = p.BeginScan(e.company, "scan-3", schema.Source{})
-	if err := s.Publish(ctx, e.batch([]poller.Customer{customer(0, 30)}, nil, "scan-3")); err != nil {
+	if err := s.Publish(ctx, e.batch([]schema.Customer{customer(0, 30)}, nil, "scan-3")); err != nil {
 		t.Fatal(err)
 	}
 	p.loseCommitAnswer(t, e.company, state.Cursor{Since: since, InitialLoadComplete: true, Scans: 4})

@@ -97,7 +97,8 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		if !publish {
 			continue
 		}
-		recs, err := out.build(c, ch)
+		typ := changeType(ch)
+		recs, err := out.build(c, ch, typ)
 		if err != nil {
 			if err := s.rejected(ctx, c, err); err != nil {
 				return err
@@ -107,7 +108,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 		if err := s.produce(ctx, &out, c, &recs); err != nil {
 			return err
 		}
-		if err := s.count(ch); err != nil {
+		if err := s.count(typ); err != nil {
 			return err
 		}
 	}
@@ -122,7 +123,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 // diff compares c's Version with the published one and says whether c is to be
 // published. A customer with an implausible Version is dead-lettered; an
 // unchanged or stale one is counted in skipped (a stale one is logged too).
-func (s *Scan) diff(ctx context.Context, c *poller.Customer, skipped *skips) (state.Change, bool, error) {
+func (s *Scan) diff(ctx context.Context, c *schema.Customer, skipped *skips) (state.Change, bool, error) {
 	p := s.p
 	if !plausibleVersion(c.Version) {
 		return state.Change{}, false, s.badVersion(ctx, c)
@@ -142,7 +143,7 @@ func (s *Scan) diff(ctx context.Context, c *poller.Customer, skipped *skips) (st
 
 // produce hands a customer's records to kgo in the open transaction, which it
 // opens if none is, and notes the customer's Version as pending in it.
-func (s *Scan) produce(ctx context.Context, out *batch, c *poller.Customer, recs *customerRecords) error {
+func (s *Scan) produce(ctx context.Context, out *batch, c *schema.Customer, recs *customerRecords) error {
 	p := s.p
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -153,10 +154,10 @@ func (s *Scan) produce(ctx context.Context, out *batch, c *poller.Customer, recs
 	return nil
 }
 
-// count counts an event produced into its transaction, and commits the
-// transaction when it is full.
-func (s *Scan) count(ch state.Change) error {
-	s.p.txn.counts[eventKey{s.company, ch.Type}]++
+// count counts an event of change type typ produced into its transaction, and
+// commits the transaction when it is full.
+func (s *Scan) count(typ schema.ChangeType) error {
+	s.p.txn.counts[eventKey{s.company, typ}]++
 	return s.added()
 }
 

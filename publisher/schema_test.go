@@ -77,7 +77,7 @@ func TestEndToEndWithSchemaEncoder(t *testing.T) {
 		if ev.CustomerID != string(r.Key) || ev.CompanyID != e.company || ev.ChangeType != header(r, HeaderChangeType) {
 			t.Fatalf("event %s does not match its key %q and headers", js, r.Key)
 		}
-		if want := schema.EventID(e.company, ev.CustomerID, ev.Version); ev.EventID != want {
+		if want := schema.EventID(e.company, ev.CustomerID, ev.Version).String(); ev.EventID != want {
 			t.Fatalf("eventId %q, want %q", ev.EventID, want)
 		}
 		got[ev.CustomerID] = append(got[ev.CustomerID], fmt.Sprintf("%d:%s", ev.Version, ev.ChangeType))

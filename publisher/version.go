@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/schema"
 )
 
 // maxPlausibleVersion is the largest Version covacdc publishes, 2^53. Cova's
@@ -19,7 +19,7 @@ const maxPlausibleVersion = 1 << 53
 func plausibleVersion(v int64) bool { return v >= 1 && v <= maxPlausibleVersion }
 
 // badVersion dead-letters a customer whose Version is not plausible.
-func (s *Scan) badVersion(ctx context.Context, c *poller.Customer) error {
+func (s *Scan) badVersion(ctx context.Context, c *schema.Customer) error {
 	raw := covaJSON(c)
 	cause := fmt.Errorf("customer %s: Version %d is not a plausible revision number (1 to %d)", c.Id, c.Version, int64(maxPlausibleVersion))
 	return s.deadLetter(ctx, []byte(c.Id), raw, raw, ReasonVersion, cause)
@@ -40,7 +40,7 @@ type staleLog struct {
 // a Version of a customer older than the published one, and how many such
 // reads went unlogged before. The published Version's LastModifiedDateUtc is not
 // in the state, so only the read one is logged. Called with txnMu.
-func (p *Publisher) staleRead(company int64, c *poller.Customer, published int64) {
+func (p *Publisher) staleRead(company int64, c *schema.Customer, published int64) {
 	if p.staleLogs == nil {
 		p.staleLogs = make(map[int64]*staleLog)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -91,10 +91,10 @@ func TestStaleReadsAreLogged(t *testing.T) {
 	id1, _ := guid(1)
 	id2, _ := guid(2)
 	for n, plan := range []scanPlan{
-		{batches: [][]poller.Customer{{customer(1, 10), customer(2, 10)}}},
-		{batches: [][]poller.Customer{{customer(1, 5), customer(2, 4)}}}, // one line, one read not logged
-		{batches: [][]poller.Customer{{customer(2, 3)}}},                 // 11 s later: logged, with the count
-		{batches: [][]poller.Customer{{customer(9, 3)}}},                 // below int64's maximum
+		{batches: [][]schema.Customer{{customer(1, 10), customer(2, 10)}}},
+		{batches: [][]schema.Customer{{customer(1, 5), customer(2, 4)}}}, // one line, one read not logged
+		{batches: [][]schema.Customer{{customer(2, 3)}}},                 // 11 s later: logged, with the count
+		{batches: [][]schema.Customer{{customer(9, 3)}}},                 // below int64's maximum
 	} {
 		if n >= 2 {
 			now.Add(int64(11 * time.Second))
@@ -138,7 +138,7 @@ func TestImplausibleVersionsAreDeadLettered(t *testing.T) {
 	p := e.open(reg)
 	ctx := context.Background()
 	bad := map[int]int64{1: 0, 2: -3, 3: 1<<53 + 1, 4: 1<<63 - 1}
-	var cs []poller.Customer
+	var cs []schema.Customer
 	for i := range 6 {
 		v, ok := bad[i]
 		if !ok {
@@ -147,8 +147,8 @@ func TestImplausibleVersionsAreDeadLettered(t *testing.T) {
 		cs = append(cs, customer(i, v))
 	}
 	for n, plan := range []scanPlan{
-		{batches: [][]poller.Customer{cs}},
-		{batches: [][]poller.Customer{{customer(4, 7)}}},
+		{batches: [][]schema.Customer{cs}},
+		{batches: [][]schema.Customer{{customer(4, 7)}}},
 	} {
 		if err := e.runScan(ctx, p, n, plan); err != nil {
 			t.Fatalf("scan %d: %v", n, err)

@@ -23,7 +23,8 @@ import (
 var released embed.FS
 
 // Decoder reads events written in either format (it tells them apart by the first
-// bytes) and renders them as JSON. It is safe for concurrent use.
+// bytes) into CustomerChanged, or renders them as JSON. It is safe for concurrent
+// use.
 type Decoder struct {
 	cl   *sr.Client
 	byFP map[uint64]*readSchema // fixed after NewDecoder
@@ -61,6 +62,43 @@ func NewDecoder(cl *sr.Client) (*Decoder, error) {
 	return d, nil
 }
 
+// Decode decodes one encoded event into *ev, which it overwrites (zero after an
+// error). Reading a registry-framed event may ask the registry for its schema
+// (once per id), under ctx.
+//
+// An event written with another writer schema than this build's (an older or a
+// later release, or whatever the registry id names) is read through Avro schema
+// resolution: fields are matched by name, a field the writer did not have keeps
+// its default (null, 0), a field this build does not know is dropped, an int
+// reads as a long, and an enum symbol this build does not know reads as the
+// enum's default (a ChangeType reads as Updated). A writer record that is not
+// CustomerChanged, or lacks a field without a default, is an error.
+//
+// Go fields that are not in the event are derived: Customer.IdBytes from
+// Customer.Id (see ParseGUID), the Time of a Timestamp from its text (zero when it
+// is not a Cova date-time), Customer.UnknownFields from UnknownFieldCount, and
+// each element of RelatedCustomers, MemberOf, Documents and MergedCustomers
+// from its text: the text itself when it is the JSON of an object, array,
+// number, true, false or null, a JSON string of the text otherwise. Encoding the
+// decoded event again gives the same bytes.
+func (d *Decoder) Decode(ctx context.Context, b []byte, ev *CustomerChanged) error {
+	*ev = CustomerChanged{}
+	rs, native, err := d.native(ctx, b)
+	if err != nil {
+		return err
+	}
+	m, ok := native.(map[string]any)
+	if rs.root.typ != "record" || !ok || unqualified(rs.root.name) != "CustomerChanged" {
+		return fmt.Errorf("schema: the writer schema is %s %s, not the record CustomerChanged", rs.root.typ, rs.root.name)
+	}
+	if err := ev.resolve(m); err != nil {
+		*ev = CustomerChanged{}
+		return fmt.Errorf("schema: reading the event: %w", err)
+	}
+	ev.Customer.UnknownFields = int(ev.UnknownFieldCount)
+	return nil
+}
+
 // JSON decodes one encoded event into plain JSON (unions unwrapped: a null is null,
 // a value is the value), with field names as in the schema.
 //
@@ -69,22 +107,32 @@ func NewDecoder(cl *sr.Client) (*Decoder, error) {
 // and 3 fraction digits ("2024-11-07T08:46:32.071800Z"). Reading a registry-framed
 // event may ask the registry for its schema (once per id), under ctx.
 func (d *Decoder) JSON(ctx context.Context, b []byte) ([]byte, error) {
-	rs, body, err := d.schemaOf(ctx, b)
+	rs, native, err := d.native(ctx, b)
 	if err != nil {
 		return nil, err
-	}
-	native, rest, err := rs.codec.NativeFromBinary(body)
-	if err != nil {
-		return nil, fmt.Errorf("schema: decoding event body: %w", err)
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("schema: %d bytes left after the event body", len(rest))
 	}
 	out, err := appendJSON(make([]byte, 0, 2*len(b)), rs.root, native)
 	if err != nil {
 		return nil, fmt.Errorf("schema: rendering event: %w", err)
 	}
 	return out, nil
+}
+
+// native decodes the body of b with the writer schema its header names, into
+// goavro's native form.
+func (d *Decoder) native(ctx context.Context, b []byte) (*readSchema, any, error) {
+	rs, body, err := d.schemaOf(ctx, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	native, rest, err := rs.codec.NativeFromBinary(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("schema: decoding event body: %w", err)
+	}
+	if len(rest) != 0 {
+		return nil, nil, fmt.Errorf("schema: %d bytes left after the event body", len(rest))
+	}
+	return rs, native, nil
 }
 
 // schemaOf reads the header of b and returns the writer schema it names and the body.
@@ -247,6 +295,8 @@ func fullName(name, ns string) string {
 }
 
 func containsDot(s string) bool { return lastDot(s) >= 0 }
+
+func unqualified(name string) string { return name[lastDot(name)+1:] }
 
 func lastDot(s string) int {
 	for i := len(s) - 1; i >= 0; i-- {

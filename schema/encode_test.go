@@ -6,52 +6,54 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/covacdc/covacdc/poller"
 )
 
 // goavroBody is the reference encoding: goavro's BinaryFromNative of the native form.
-func goavroBody(t testing.TB, ev *Event) []byte {
+func goavroBody(t testing.TB, ev *CustomerChanged) []byte {
 	t.Helper()
 	rs, err := writer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := rs.codec.BinaryFromNative(nil, nativeEvent(ev))
+	b, err := rs.codec.BinaryFromNative(nil, nativeCustomerChanged(ev))
 	if err != nil {
 		t.Fatalf("goavro cannot encode the event: %v", err)
 	}
 	return b
 }
 
-func TestDirectEncoderMatchesGoavro(t *testing.T) {
+func TestGeneratedEncoderMatchesGoavro(t *testing.T) {
 	prev := int64(14)
-	cases := map[string]*Event{
+	cases := map[string]*CustomerChanged{
 		"full":    eventOf(fullCustomer(), Updated, &prev),
 		"null":    eventOf(nullCustomer(), Snapshot, nil),
 		"quirks":  eventOf(quirksCustomer(), Created, nil),
 		"typical": eventOf(typicalCustomer(), Updated, &prev),
+		"edge":    edgeEvent(),
 	}
 	for name, ev := range cases {
 		t.Run(name, func(t *testing.T) {
 			want := goavroBody(t, ev)
-			if got := appendEvent(nil, ev); !bytes.Equal(got, want) {
-				t.Fatalf("direct encoding differs from goavro at byte %d\n got % x\nwant % x", firstDiff(got, want), got, want)
+			if got := appendCustomerChanged(nil, ev); !bytes.Equal(got, want) {
+				t.Fatalf("generated encoding differs from goavro at byte %d\n got % x\nwant % x", firstDiff(got, want), got, want)
 			}
 		})
 	}
 	rng := rand.New(rand.NewPCG(2024, 11))
+	cover := coverage{}
 	for i := range 500 {
-		ev := randomEvent(rng)
+		ev := randomEvent(rng, cover)
 		want := goavroBody(t, ev)
-		if got := appendEvent(nil, ev); !bytes.Equal(got, want) {
+		if got := appendCustomerChanged(nil, ev); !bytes.Equal(got, want) {
 			c, _ := json.Marshal(ev)
-			t.Fatalf("random event %d: direct encoding differs from goavro at byte %d\nevent %s", i, firstDiff(got, want), c)
+			t.Fatalf("random event %d: generated encoding differs from goavro at byte %d\nevent %s", i, firstDiff(got, want), c)
 		}
 	}
+	cover.check(t)
 }
 
 func firstDiff(a, b []byte) int {
@@ -63,109 +65,109 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-var randomStrings = []string{"", "a", "Zoë", "日本語", "\"quoted\"\n", "🌿", strings.Repeat("y", 63), strings.Repeat("z", 64), strings.Repeat("x", 70), strings.Repeat("é", 200)}
+var (
+	randomStrings = []string{"", "a", "Zoë", "日本語", "\"quoted\"\n", "🌿", "1955-01-20T00:01:00", "2024-11-07T08:46:32.0718006+02:00",
+		strings.Repeat("y", 63), strings.Repeat("z", 64), strings.Repeat("x", 70), strings.Repeat("é", 200)}
+	randomRaw   = []string{`{}`, `"a"`, `"esc\"aped\u00e9"`, `12.5`, `null`, `[1, {"k": "v"}]`, ` "padded" `, `true`, "\"bad \xff utf8\"", `"42"`, `" x"`}
+	randomLongs = []int64{0, -1, 1, 63, 64, -64, -65, math.MaxInt64, math.MinInt64}
+)
 
-func randomEvent(r *rand.Rand) *Event {
-	str := func() *string {
-		if r.IntN(3) == 0 {
-			return nil
+// coverage records, per nullable field of the generated types (a pointer or a
+// slice), whether random events held it null and not null.
+type coverage map[string]*[2]bool
+
+// check fails for a nullable field that random events never held null, or
+// never held set: the generator of random events must reach every field.
+func (c coverage) check(t *testing.T) {
+	t.Helper()
+	if len(c) < 50 {
+		t.Errorf("only %d nullable fields seen: the random events do not reach into the records", len(c))
+	}
+	for path, seen := range c {
+		if !seen[0] || !seen[1] {
+			t.Errorf("%s: null seen %v, set seen %v", path, seen[0], seen[1])
 		}
-		s := randomStrings[r.IntN(len(randomStrings))]
-		return &s
-	}
-	long := func() *int64 {
-		switch r.IntN(5) {
-		case 0:
-			return nil
-		case 1:
-			v := []int64{0, -1, 1, 63, 64, -64, -65, math.MaxInt64, math.MinInt64}[r.IntN(9)]
-			return &v
-		}
-		v := r.Int64() >> r.IntN(63)
-		if r.IntN(2) == 0 {
-			v = -v
-		}
-		return &v
-	}
-	boolean := func() *bool {
-		if r.IntN(3) == 0 {
-			return nil
-		}
-		v := r.IntN(2) == 0
-		return &v
-	}
-	raw := func() []json.RawMessage {
-		if r.IntN(3) == 0 {
-			return nil
-		}
-		elems := []string{`{}`, `"a"`, `"esc\"aped\u00e9"`, `12.5`, `null`, `[1, {"k": "v"}]`, ` "padded" `, `true`, "\"bad \xff utf8\""}
-		out := make([]json.RawMessage, r.IntN(4))
-		for i := range out {
-			out[i] = json.RawMessage(elems[r.IntN(len(elems))])
-		}
-		return out
-	}
-	instant := func() time.Time {
-		return time.Unix(r.Int64N(8e9)-4e9, r.Int64N(1e9)).UTC()
-	}
-	c := &poller.Customer{
-		RelatedCustomers: raw(), MemberOf: raw(), Documents: raw(), MergedCustomers: raw(),
-		PrimaryName: str(), Title: str(), AlternateName: str(), MiddleName: str(), FamilyName: str(),
-		ReferralSource: str(), Notes: str(), UniqueIdentifier: str(),
-		Id: fmt.Sprintf("%08X-0000-4000-8000-%012x", r.Uint32(), r.Uint64()>>16), CustomerTypeId: long(),
-		CustomerType: str(), PricingGroupId: long(), Disabled: boolean(), DoNotContact: boolean(),
-		Version: r.Int64(), MergedIntoCustomerId: str(),
-		LastModifiedDateUtc: poller.Timestamp{Raw: "2019-01-01T00:00:00.1234567", Time: instant()},
-		UnknownFields:       r.IntN(3) * r.IntN(1000),
-	}
-	if r.IntN(2) == 0 {
-		c.DateOfBirth = &poller.Timestamp{Raw: *ptrOr(str(), "1990-01-01T00:00:00"), Time: instant()}
-	}
-	if r.IntN(4) != 0 {
-		c.Addresses = make([]poller.Address, r.IntN(3))
-		for i := range c.Addresses {
-			c.Addresses[i] = poller.Address{
-				AddressLine1: str(), AddressLine2: str(), City: str(), StateName: str(), CountryName: str(),
-				Zip: str(), Id: str(), CustomerId: str(), AddressTypeId: long(), AddressType: str(),
-				Default: boolean(), DoNotContact: boolean(), CountryCode: str(), Country: str(), Locality: str(),
-				StateCode: str(), State: str(), PostalCode: str(), PostOfficeBoxNumber: str(),
-				StreetAddress1: str(), Notes: str(), StreetAddress2: str(), Version: long(), AttentionTo: str(),
-				Phone: str(), Email: str(),
-			}
-		}
-	}
-	if r.IntN(4) != 0 {
-		c.ContactMethods = make([]poller.ContactMethod, r.IntN(3))
-		for i := range c.ContactMethods {
-			c.ContactMethods[i] = poller.ContactMethod{
-				Value: str(), Id: str(), CustomerId: str(), ContactMethodCategoryId: long(),
-				ContactMethodCategory: str(), ContactMethodTypeId: long(), ContactMethodType: str(),
-				DoNotContact: boolean(), Default: boolean(), Notes: str(), Version: long(),
-			}
-		}
-	}
-	if r.IntN(4) != 0 {
-		c.CustomerExtensions = make([]poller.CustomerExtension, r.IntN(3))
-		for i := range c.CustomerExtensions {
-			c.CustomerExtensions[i] = poller.CustomerExtension{
-				Value: str(), Id: str(), CustomerId: str(), ExtensionTypeId: long(), ExtensionType: str(),
-				ExtensionTypeFeature: str(), Version: long(),
-			}
-		}
-	}
-	return &Event{
-		ChangeType: ChangeType(r.IntN(3)), CompanyID: r.Int64() >> r.IntN(63), PreviousVersion: long(),
-		CapturedAt: instant(),
-		Source:     Source{System: "cova", Endpoint: *ptrOr(str(), ""), ScanID: *ptrOr(str(), "s")},
-		Customer:   c,
 	}
 }
 
-func ptrOr(p *string, def string) *string {
-	if p == nil {
-		return &def
+// recordType is what the pointer to a generated record implements.
+var recordType = reflect.TypeFor[interface{ resolve(map[string]any) error }]()
+
+// randomEvent fills every field of a CustomerChanged, whatever the schema
+// holds, by walking its Go type: a field added to the schema is in the
+// comparison with goavro without anyone listing it.
+func randomEvent(r *rand.Rand, cover coverage) *CustomerChanged {
+	ev := new(CustomerChanged)
+	randomValue(r, reflect.ValueOf(ev).Elem(), "CustomerChanged", cover)
+	return ev
+}
+
+func randomValue(r *rand.Rand, v reflect.Value, path string, cover coverage) {
+	switch v.Type() {
+	case reflect.TypeFor[time.Time]():
+		v.Set(reflect.ValueOf(time.Unix(r.Int64N(8e9)-4e9, r.Int64N(1e9)).UTC()))
+		return
+	case reflect.TypeFor[json.RawMessage]():
+		v.SetBytes([]byte(randomRaw[r.IntN(len(randomRaw))]))
+		return
 	}
-	return p
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			randomValue(r, v.Field(i), path+"."+v.Type().Field(i).Name, cover)
+		}
+	case reflect.Pointer, reflect.Slice:
+		if v.Type().Implements(recordType) { // a required record held by pointer
+			v.Set(reflect.New(v.Type().Elem()))
+			randomValue(r, v.Elem(), path, cover)
+			return
+		}
+		if cover[path] == nil {
+			cover[path] = new([2]bool)
+		}
+		if r.IntN(3) == 0 {
+			cover[path][0] = true
+			v.SetZero()
+			return
+		}
+		cover[path][1] = true
+		if v.Kind() == reflect.Pointer {
+			v.Set(reflect.New(v.Type().Elem()))
+			randomValue(r, v.Elem(), path, cover)
+			return
+		}
+		v.Set(reflect.MakeSlice(v.Type(), r.IntN(3), 2))
+		for i := range v.Len() {
+			randomValue(r, v.Index(i), path+"[]", cover)
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			v.Index(i).SetUint(uint64(r.IntN(256)))
+		}
+	case reflect.String:
+		v.SetString(randomStrings[r.IntN(len(randomStrings))])
+	case reflect.Bool:
+		v.SetBool(r.IntN(2) == 0)
+	case reflect.Int64, reflect.Int32, reflect.Int:
+		if v.Type().Name() != v.Kind().String() { // an enum: one of its symbols
+			n := 0
+			for !strings.Contains(fmt.Sprint(reflect.ValueOf(n).Convert(v.Type())), "(") {
+				n++
+			}
+			v.SetInt(int64(r.IntN(n)))
+			return
+		}
+		x := randomLongs[r.IntN(len(randomLongs))]
+		if r.IntN(2) == 0 {
+			x = r.Int64() >> r.IntN(63)
+		}
+		if v.OverflowInt(x) {
+			x = int64(int32(x))
+		}
+		v.SetInt(x)
+	default:
+		panic(fmt.Sprintf("randomValue: %s has a %s, which it cannot fill", path, v.Type()))
+	}
 }
 
 func TestAppendRejectsBadEvents(t *testing.T) {
@@ -173,10 +175,11 @@ func TestAppendRejectsBadEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, ev := range map[string]*Event{
-		"nil event":      nil,
-		"no customer":    {ChangeType: Created},
-		"bad changeType": {ChangeType: 3, Customer: nullCustomer()},
+	for name, ev := range map[string]*CustomerChanged{
+		"nil event":               nil,
+		"no customer":             {ChangeType: Created},
+		"changeType past the end": eventOf(nullCustomer(), 3, nil),
+		"negative changeType":     eventOf(nullCustomer(), -1, nil),
 	} {
 		t.Run(name, func(t *testing.T) {
 			dst := []byte("keep")

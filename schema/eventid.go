@@ -2,7 +2,7 @@ package schema
 
 import (
 	"crypto/sha1"
-	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -15,14 +15,23 @@ var eventIDNamespace = [16]byte{
 }
 
 // EventID is the deterministic event id of (company, customer, version): the same
-// triple always gives the same id, across any replay.
+// triple always gives the same id, across any replay. It does not allocate for an
+// ASCII customer id.
 //
-// It is the RFC 9562 UUIDv5, in lowercase text form, of the name
-// "<companyID>/<lowercased customerID>/<version>" (numbers in decimal) in the
-// namespace 85564125-acc1-51f5-8842-0564520ae168. The customer id is lowercased
-// because Cova's GUIDs are case-insensitive.
-func EventID(companyID int64, customerID string, version int64) string {
-	return string(appendEventID(make([]byte, 0, 36), companyID, customerID, version))
+// It is the RFC 9562 UUIDv5 of the name "<companyID>/<lowercased
+// customerID>/<version>" (numbers in decimal) in the namespace
+// 85564125-acc1-51f5-8842-0564520ae168; events carry its lowercase text form
+// (UUID.String). The customer id is lowercased because Cova's GUIDs are
+// case-insensitive.
+func EventID(companyID int64, customerID string, version int64) UUID {
+	var buf [16 + 96]byte
+	n := append(buf[:0], eventIDNamespace[:]...)
+	n = strconv.AppendInt(n, companyID, 10)
+	n = append(n, '/')
+	n = appendLower(n, customerID)
+	n = append(n, '/')
+	n = strconv.AppendInt(n, version, 10)
+	return uuid5(n)
 }
 
 // appendLower appends s lowercased; ASCII (a GUID) takes the fast path.
@@ -42,22 +51,13 @@ func appendLower(b []byte, s string) []byte {
 	return b
 }
 
-// appendUUID5 appends the text form of the RFC 9562 UUIDv5 of nsAndName (the
-// 16 namespace bytes followed by the name): SHA-1, version 5, variant 10.
-func appendUUID5(b []byte, nsAndName []byte) []byte {
+// uuid5 is the RFC 9562 UUIDv5 of nsAndName (the 16 namespace bytes followed by
+// the name): SHA-1, version 5, variant 10.
+func uuid5(nsAndName []byte) UUID {
 	sum := sha1.Sum(nsAndName)
-	u := sum[:16]
+	var u UUID
+	copy(u[:], sum[:16])
 	u[6] = u[6]&0x0f | 0x50
 	u[8] = u[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
-	return append(b, s[:]...)
+	return u
 }

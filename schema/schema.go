@@ -1,7 +1,11 @@
 // Package schema is the Avro contract of covacdc's events: the CustomerChanged
-// writer schema (customer_changed.avsc, embedded) and the encoders that turn a
-// change into bytes, either Avro single-object encoding or, with a Schema Registry,
-// the Confluent wire format. It does not talk to Cova or to Kafka brokers.
+// writer schema (customer_changed.avsc, embedded), the Go types of the event and
+// of the Cova customer it carries (generated from the schema), the encoders that
+// turn an event into bytes, either Avro single-object encoding or, with a Schema
+// Registry, the Confluent wire format, and the Decoder that turns those bytes
+// back into the Go types or into JSON. It is the package a Go consumer imports:
+// it does not talk to Cova, holds no metrics, and reaches Kafka brokers not at
+// all and a Schema Registry only through the client it is given.
 //
 // The schema is a public contract read by consumers for years: it only ever gains
 // fields with defaults, and every released version is kept in testdata and checked
@@ -15,9 +19,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/covacdc/covacdc/poller"
 	"github.com/linkedin/goavro/v2"
 )
 
@@ -26,44 +28,6 @@ var writerSchema string
 
 // WriterSchema is the CustomerChanged .avsc text this build writes.
 func WriterSchema() string { return writerSchema }
-
-// ChangeType says why an event was published.
-type ChangeType int
-
-const (
-	Snapshot ChangeType = iota // first event of a customer, during the company's initial full load
-	Created                    // first event of a customer, after the initial load
-	Updated                    // a newer Version of a customer already published (previousVersion set)
-)
-
-// changeTypeSymbols are the Avro enum symbols, indexed by ChangeType: the enum's
-// binary form is the symbol's index, so this order is part of the contract.
-var changeTypeSymbols = [...]string{Snapshot: "SNAPSHOT", Created: "CREATED", Updated: "UPDATED"}
-
-// String returns the Avro enum symbol: "SNAPSHOT", "CREATED" or "UPDATED".
-func (c ChangeType) String() string {
-	if c < 0 || int(c) >= len(changeTypeSymbols) {
-		return fmt.Sprintf("ChangeType(%d)", int(c))
-	}
-	return changeTypeSymbols[c]
-}
-
-// Source says where an event was read, in the spirit of Debezium's source block.
-type Source struct {
-	System   string // "cova"
-	Endpoint string // the CustomerFull URL path without query, e.g. "/crm/v1/Companies(1)/CustomerFull"
-	ScanID   string
-}
-
-// Event is one CustomerChanged event before encoding.
-type Event struct {
-	ChangeType      ChangeType
-	CompanyID       int64
-	PreviousVersion *int64
-	CapturedAt      time.Time
-	Source          Source
-	Customer        *poller.Customer // customerId, version, lastModifiedDateUtc come from it
-}
 
 // writer is the embedded schema, parsed once.
 var writer = sync.OnceValues(func() (*readSchema, error) {

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/covacdc/covacdc/poller"
 	"github.com/hamba/avro/v2"
 )
 
@@ -95,52 +93,42 @@ func TestEnvelopeFields(t *testing.T) {
 	}
 }
 
-// The customer record keeps every field Cova documents, Cova's names and order,
-// which are also poller.Customer's fields.
+// The customer record keeps every field Cova's help page documents, with Cova's
+// names and in Cova's order; fields Cova adds later may come after or between
+// them. (The Go types are generated from the schema, so they follow.)
 func TestCustomerFieldsAreCovas(t *testing.T) {
 	f := fieldsOf(avsc(t))
 	cust := recordIn(t, f["customer"]["type"])
-	var goFields []string
-	for sf := range reflect.TypeFor[poller.Customer]().Fields() {
-		if sf.Name != "IdBytes" && sf.Name != "UnknownFields" {
-			goFields = append(goFields, sf.Name)
-		}
-	}
 	helpPage := []string{"Addresses", "ContactMethods", "CustomerExtensions", "RelatedCustomers", "MemberOf",
 		"Documents", "MergedCustomers", "PrimaryName", "Title", "AlternateName", "MiddleName", "FamilyName",
 		"ReferralSource", "Notes", "UniqueIdentifier", "Id", "CustomerTypeId", "CustomerType", "DateOfBirth",
 		"PricingGroupId", "Disabled", "DoNotContact", "Version", "MergedIntoCustomerId", "LastModifiedDateUtc"}
-	if got := fieldNames(cust); !slices.Equal(got, helpPage) || !slices.Equal(got, goFields) {
-		t.Errorf("Customer fields\n got %v\nhelp %v\n  go %v", got, helpPage, goFields)
+	if got := fieldNames(cust); !isSubsequence(helpPage, got) {
+		t.Errorf("Customer fields\n got %v\nhelp %v", got, helpPage)
 	}
 	cf := fieldsOf(cust)
 	nested := []struct {
 		field string
 		name  string
-		goTyp reflect.Type
 		help  []string
 	}{
-		{"Addresses", "Address", reflect.TypeFor[poller.Address](), []string{"AddressLine1", "AddressLine2",
+		{"Addresses", "Address", []string{"AddressLine1", "AddressLine2",
 			"City", "StateName", "CountryName", "Zip", "Id", "CustomerId", "AddressTypeId", "AddressType", "Default",
 			"DoNotContact", "CountryCode", "Country", "Locality", "StateCode", "State", "PostalCode",
 			"PostOfficeBoxNumber", "StreetAddress1", "Notes", "StreetAddress2", "Version", "AttentionTo", "Phone", "Email"}},
-		{"ContactMethods", "ContactMethod", reflect.TypeFor[poller.ContactMethod](), []string{"Value", "Id",
+		{"ContactMethods", "ContactMethod", []string{"Value", "Id",
 			"CustomerId", "ContactMethodCategoryId", "ContactMethodCategory", "ContactMethodTypeId",
 			"ContactMethodType", "DoNotContact", "Default", "Notes", "Version"}},
-		{"CustomerExtensions", "CustomerExtension", reflect.TypeFor[poller.CustomerExtension](), []string{"Value",
+		{"CustomerExtensions", "CustomerExtension", []string{"Value",
 			"Id", "CustomerId", "ExtensionTypeId", "ExtensionType", "ExtensionTypeFeature", "Version"}},
 	}
 	for _, n := range nested {
 		rec := recordIn(t, cf[n.field]["type"])
-		var goFields []string
-		for sf := range n.goTyp.Fields() {
-			goFields = append(goFields, sf.Name)
-		}
 		if rec["name"] != n.name {
 			t.Errorf("%s items are %v, want record %s", n.field, rec["name"], n.name)
 		}
-		if got := fieldNames(rec); !slices.Equal(got, n.help) || !slices.Equal(got, goFields) {
-			t.Errorf("%s fields\n got %v\nhelp %v\n  go %v", n.name, got, n.help, goFields)
+		if got := fieldNames(rec); !isSubsequence(n.help, got) {
+			t.Errorf("%s fields\n got %v\nhelp %v", n.name, got, n.help)
 		}
 	}
 	zip, _ := json.Marshal(fieldsOf(recordIn(t, cf["Addresses"]["type"]))["Zip"]["type"])
@@ -153,6 +141,17 @@ func TestCustomerFieldsAreCovas(t *testing.T) {
 			t.Errorf("%s is %s, want a nullable array of strings", name, got)
 		}
 	}
+}
+
+// isSubsequence reports whether all of sub appear in s, in the same order.
+func isSubsequence(sub, s []string) bool {
+	i := 0
+	for _, x := range s {
+		if i < len(sub) && sub[i] == x {
+			i++
+		}
+	}
+	return i == len(sub)
 }
 
 // Every field has a doc; inside customer every field but Id, Version and

@@ -2,8 +2,6 @@ package state
 
 import (
 	"crypto/sha256"
-
-	"github.com/covacdc/covacdc/schema"
 )
 
 // Outcome is what the diff makes of a customer's Version.
@@ -27,17 +25,17 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-// Change is the diff of one customer.
+// Change is the diff of one customer: facts, from which the publisher decides
+// how to call the change.
 type Change struct {
 	Outcome Outcome
-	// Type is the change type of a Changed customer: Updated when a Version of
-	// it was published before (HasPrevious), whenever that was; otherwise
-	// Snapshot while the company's committed cursor says the initial load is
-	// not complete, and Created after it.
-	Type schema.ChangeType
-	// Previous is the last published Version, when HasPrevious.
+	// Previous is the last published Version, when HasPrevious. A customer
+	// without one has never been published: this is its first event.
 	Previous    int64
 	HasPrevious bool
+	// InitialLoad says, of a Changed customer, that the company's committed
+	// cursor has not completed the initial load yet.
+	InitialLoad bool
 }
 
 // Pending is one transaction's state changes on top of a committed Index. The
@@ -77,20 +75,8 @@ func (p *Pending) Diff(companyID int64, id [16]byte, version int64) Change {
 	case ok && version < prev:
 		return Change{Outcome: Stale, Previous: prev, HasPrevious: true}
 	}
-	ch := Change{Outcome: Changed, Previous: prev, HasPrevious: ok}
-	// A customer modified while the initial load pages through it is read
-	// twice: its second event has a previous Version, so it is an update even
-	// though the load is not over.
-	if ok {
-		ch.Type = schema.Updated
-		return ch
-	}
-	if cur, _ := p.idx.Cursor(companyID); cur.InitialLoadComplete {
-		ch.Type = schema.Created
-	} else {
-		ch.Type = schema.Snapshot
-	}
-	return ch
+	cur, _ := p.idx.Cursor(companyID)
+	return Change{Outcome: Changed, Previous: prev, HasPrevious: ok, InitialLoad: !cur.InitialLoadComplete}
 }
 
 func (p *Pending) pendingVersion(companyID int64, id [16]byte) (int64, bool) {

@@ -10,7 +10,6 @@ import (
 	"github.com/covacdc/covacdc/internal/testenv"
 
 	"github.com/covacdc/covacdc/publisher/kafkatest"
-	"github.com/covacdc/covacdc/schema"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -100,13 +99,13 @@ func TestDiff(t *testing.T) {
 		version int64
 		want    Change
 	}{
-		{"initial load, new", 1, id(2), 1, Change{Outcome: Changed, Type: schema.Snapshot}},
-		{"initial load, newer", 1, id(1), 11, Change{Outcome: Changed, Type: schema.Updated, Previous: 10, HasPrevious: true}},
-		{"after load, first seen", 2, id(2), 1, Change{Outcome: Changed, Type: schema.Created}},
-		{"after load, newer", 2, id(1), 12, Change{Outcome: Changed, Type: schema.Updated, Previous: 10, HasPrevious: true}},
+		{"initial load, new", 1, id(2), 1, Change{Outcome: Changed, InitialLoad: true}},
+		{"initial load, newer", 1, id(1), 11, Change{Outcome: Changed, InitialLoad: true, Previous: 10, HasPrevious: true}},
+		{"after load, first seen", 2, id(2), 1, Change{Outcome: Changed}},
+		{"after load, newer", 2, id(1), 12, Change{Outcome: Changed, Previous: 10, HasPrevious: true}},
 		{"equal", 2, id(1), 10, Change{Outcome: Unchanged, Previous: 10, HasPrevious: true}},
 		{"older", 2, id(1), 9, Change{Outcome: Stale, Previous: 10, HasPrevious: true}},
-		{"unknown company", 3, id(1), 1, Change{Outcome: Changed, Type: schema.Snapshot}},
+		{"unknown company", 3, id(1), 1, Change{Outcome: Changed, InitialLoad: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := p.Diff(c.company, c.id, c.version); got != c.want {
@@ -128,7 +127,7 @@ func TestDiff(t *testing.T) {
 	if v, _ := x.Version(2, id(1)); v != 10 {
 		t.Errorf("Discard changed the index: %d", v)
 	}
-	if got := p.Diff(2, id(1), 12); got.Outcome != Changed || got.Type != schema.Updated {
+	if got := p.Diff(2, id(1), 12); got.Outcome != Changed || !got.HasPrevious || got.Previous != 10 {
 		t.Errorf("after Discard: %+v", got)
 	}
 	p.SetVersion(2, id(1), 12)
@@ -142,8 +141,8 @@ func TestDiff(t *testing.T) {
 	if v, _ := x.Version(2, id(1)); v != 12 || !x.HasDeadLetter(2, h) || p.Len() != 0 {
 		t.Errorf("Commit did not apply: version %d", v)
 	}
-	if got := p.Diff(1, id(9), 1); got.Type != schema.Created {
-		t.Errorf("after the initial load completed: %v, want Created", got.Type)
+	if got := p.Diff(1, id(9), 1); got.InitialLoad || got.HasPrevious {
+		t.Errorf("after the initial load completed: %+v, want a first event after the load", got)
 	}
 }
 

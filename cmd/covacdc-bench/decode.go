@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/schema"
 )
 
 // decodeChildEnv makes the bench binary (or its test binary) a decode-only
@@ -63,7 +64,7 @@ func decodeFile(path string) (decodeResult, error) {
 		if _, err := r.Peek(1); err == io.EOF {
 			break
 		}
-		err := poller.DecodeResponse(&lineReader{r: r}, func(c poller.Customer, re *poller.RecordError) error {
+		err := poller.DecodeResponse(&lineReader{r: r}, func(c schema.Customer, re *poller.RecordError) error {
 			if re != nil {
 				res.Invalid++
 				return nil

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,36 +188,22 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 //
 //	12:00:01 SNAPSHOT company=1 customer=3f2a… v3 Jane Doe
 func eventLine(ctx context.Context, dec *schema.Decoder, r *kgo.Record) string {
-	js, err := dec.JSON(ctx, r.Value)
-	if err != nil {
+	var ev schema.CustomerChanged
+	if err := dec.Decode(ctx, r.Value, &ev); err != nil {
 		return fmt.Sprintf("%s undecodable event at partition %d offset %d: %v", r.Timestamp.Format("15:04:05"), r.Partition, r.Offset, err)
 	}
-	var ev struct {
-		ChangeType string `json:"changeType"`
-		CompanyID  int64  `json:"companyId"`
-		CustomerID string `json:"customerId"`
-		Version    int64  `json:"version"`
-		Customer   struct {
-			PrimaryName          *string
-			FamilyName           *string
-			Disabled             *bool
-			MergedIntoCustomerId *string
-		} `json:"customer"`
-	}
-	if err := json.Unmarshal(js, &ev); err != nil {
-		return fmt.Sprintf("%s %s", r.Timestamp.Format("15:04:05"), js)
-	}
+	c := ev.Customer
 	var name []string
-	for _, p := range []*string{ev.Customer.PrimaryName, ev.Customer.FamilyName} {
+	for _, p := range []*string{c.PrimaryName, c.FamilyName} {
 		if p != nil && *p != "" {
 			name = append(name, *p)
 		}
 	}
 	line := fmt.Sprintf("%s %-8s company=%d customer=%s v%d %s", r.Timestamp.Format("15:04:05"), ev.ChangeType, ev.CompanyID, ev.CustomerID, ev.Version, strings.Join(name, " "))
-	if ev.Customer.Disabled != nil && *ev.Customer.Disabled {
+	if c.Disabled != nil && *c.Disabled {
 		line += " [disabled]"
 	}
-	if m := ev.Customer.MergedIntoCustomerId; m != nil && *m != "" {
+	if m := c.MergedIntoCustomerId; m != nil && *m != "" {
 		line += " [merged into " + *m + "]"
 	}
 	return line

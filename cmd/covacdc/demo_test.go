@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/covacdc/covacdc/internal/testenv"
+	"github.com/covacdc/covacdc/poller"
+	"github.com/covacdc/covacdc/schema"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestSecondDemoOnTheSameDirectoryExits: two demos must not share an embedded
@@ -45,5 +49,41 @@ func TestSecondDemoOnTheSameDirectoryExits(t *testing.T) {
 	third.signal(t, syscall.SIGTERM)
 	if code := third.wait(t, 15*time.Second); code != 0 {
 		t.Fatalf("a demo after the first stopped exited %d\nstderr:\n%s", code, third.stderr)
+	}
+}
+
+// TestEventLine renders an event as the demo prints it: time, change type,
+// company, customer, version, name and the marks of a disabled or merged
+// customer.
+func TestEventLine(t *testing.T) {
+	c, err := poller.DecodeCustomer([]byte(`{"Id":"45b95f03-9774-4302-9212-018ff0fd33b5","Version":3,` +
+		`"LastModifiedDateUtc":"2024-05-01T12:00:00","PrimaryName":"Jane","FamilyName":"Doe","Disabled":true,` +
+		`"MergedIntoCustomerId":"0f8fad5b-d9cb-469f-a165-70867728950e"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := schema.NewEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := schema.NewCustomerChanged(7, &c)
+	ev.ChangeType = schema.Created
+	value, err := enc.Append(nil, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := schema.NewDecoder(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &kgo.Record{Value: value, Timestamp: time.Date(2024, 5, 1, 12, 0, 1, 0, time.Local)}
+	want := "12:00:01 CREATED  company=7 customer=45b95f03-9774-4302-9212-018ff0fd33b5 v3 Jane Doe [disabled] " +
+		"[merged into 0f8fad5b-d9cb-469f-a165-70867728950e]"
+	if got := eventLine(context.Background(), dec, r); got != want {
+		t.Errorf("eventLine\n got %q\nwant %q", got, want)
+	}
+	r.Value = value[:len(value)-3]
+	if got := eventLine(context.Background(), dec, r); !strings.Contains(got, "undecodable event at partition 0 offset 0") {
+		t.Errorf("eventLine of a cut event: %q", got)
 	}
 }

@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// The fields Cova's help page documents, in its order. Records may carry fields
+// added since between or after them (a field added to covacdc's schema is taught
+// to record.go alone).
 var (
 	customerKeys = strings.Fields(`Addresses ContactMethods CustomerExtensions RelatedCustomers MemberOf Documents
 		MergedCustomers PrimaryName Title AlternateName MiddleName FamilyName ReferralSource Notes UniqueIdentifier Id
@@ -79,6 +82,21 @@ func kind(raw json.RawMessage) string {
 	return "number"
 }
 
+// inOrder reports whether keys holds every one of want, in want's order, and
+// each key once.
+func inOrder(want, keys []string) bool {
+	i := 0
+	for j, k := range keys {
+		if slices.Contains(keys[:j], k) {
+			return false
+		}
+		if i < len(want) && want[i] == k {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
 // TestRecordShape checks the generated customers against the documented shape
 // and the variety real data shows.
 func TestRecordShape(t *testing.T) {
@@ -100,7 +118,7 @@ func TestRecordShape(t *testing.T) {
 	sizes := map[int]bool{}
 	for _, el := range elements(t, body) {
 		keys, v := object(t, el)
-		if !slices.Equal(keys, customerKeys) {
+		if !inOrder(customerKeys, keys) {
 			t.Fatalf("customer fields\n got %v\nwant %v", keys, customerKeys)
 		}
 		for _, k := range customerKeys {
@@ -141,7 +159,7 @@ func TestRecordShape(t *testing.T) {
 			}
 			for _, it := range items {
 				keys, iv := object(t, it)
-				if !slices.Equal(keys, sub.keys) {
+				if !inOrder(sub.keys, keys) {
 					t.Fatalf("%s fields\n got %v\nwant %v", sub.field, keys, sub.keys)
 				}
 				if string(iv["CustomerId"]) != string(v["Id"]) || !lowerGUID.Match(iv["Id"]) {

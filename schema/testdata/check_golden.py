@@ -4,8 +4,10 @@
 An implementation independent of covacdc's Go code reads every
 testdata/golden_*.bin: it checks the single-object header (C3 01, then the
 CRC-64-AVRO fingerprint of the writer schema's Parsing Canonical Form, little
-endian), decodes the body with avro.io, renders the datum as plain JSON the way
-covacdc's Decoder.JSON documents it, and compares it with golden_*.json. It also
+endian) against the current schema and every released one
+(testdata/customer_changed.v*.avsc), decodes the body with avro.io and the
+schema it names, renders the datum as plain JSON the way covacdc's
+Decoder.JSON documents it, and compares it with golden_*.json. It also
 recomputes each eventId from its (companyId, customerId, version).
 
 Run with Debian's interpreter and python3-avro:  /usr/bin/python3 schema/testdata/check_golden.py
@@ -78,11 +80,12 @@ def plain(schema, datum):
     return datum
 
 
-def check(path, schema, header):
+def check(path, writers):
     with open(path, "rb") as f:
         data = f.read()
-    if data[:10] != header:
-        return "header %s, want %s" % (data[:10].hex(), header.hex())
+    schema = writers.get(data[:10])
+    if schema is None:
+        return "header %s names no known schema (known: %s)" % (data[:10].hex(), ", ".join(h.hex() for h in writers))
     body = io.BytesIO(data[10:])
     datum = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(body))
     if body.tell() != len(data) - 10:
@@ -100,15 +103,19 @@ def check(path, schema, header):
 
 
 def main():
-    with open(SCHEMA_PATH, encoding="utf-8") as f:
-        schema = avro.schema.parse(f.read())
-    fp = crc64_avro(parsing_canonical_form(schema).encode("utf-8"))
-    header = b"\xc3\x01" + struct.pack("<Q", fp)
+    # The writer schemas a golden event may name: the current one and every
+    # released one, by the single-object header of their fingerprint.
+    writers = {}
+    for schema_path in [SCHEMA_PATH] + sorted(glob.glob(os.path.join(HERE, "customer_changed.v*.avsc"))):
+        with open(schema_path, encoding="utf-8") as f:
+            schema = avro.schema.parse(f.read())
+        fp = crc64_avro(parsing_canonical_form(schema).encode("utf-8"))
+        writers.setdefault(b"\xc3\x01" + struct.pack("<Q", fp), schema)
     paths = sorted(glob.glob(os.path.join(HERE, "golden_*.bin")))
     passed = failed = 0
     for path in paths:
         try:
-            problem = check(path, schema, header)
+            problem = check(path, writers)
         except Exception as e:  # a decode error is a failure of this file, not of the run
             problem = "%s: %s" % (type(e).__name__, e)
         if problem:

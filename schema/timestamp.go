@@ -1,9 +1,18 @@
-package poller
+package schema
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 )
+
+// Timestamp is a Cova date-time: the exact text Cova sent and the instant it names.
+// Cova sends 0 to 7 fraction digits and a "Z", an offset or no zone at all; no zone
+// means UTC. An event carries the text; Time is what Go makes of it.
+type Timestamp struct {
+	Raw  string
+	Time time.Time // always in UTC; zero when Raw is not a Cova date-time
+}
 
 var errTimestamp = errors.New("not a Cova date-time")
 
@@ -17,6 +26,10 @@ func ParseTimestamp(s string) (Timestamp, error) {
 	}
 	return Timestamp{Raw: s, Time: t}, nil
 }
+
+// MarshalJSON writes Raw as a JSON string: a Customer marshals to JSON in the
+// shape Cova sends.
+func (t Timestamp) MarshalJSON() ([]byte, error) { return json.Marshal(t.Raw) }
 
 // UnmarshalJSON reads a JSON string with ParseTimestamp; null leaves t unchanged.
 func (t *Timestamp) UnmarshalJSON(b []byte) error {
