@@ -255,7 +255,8 @@ func TestHazardSlowResponses(t *testing.T) {
 	if err := p.poll(); err == nil {
 		t.Fatal("a response slower than the request timeout must fail the scan")
 	}
-	sim.SetHazards(covatest.Hazards{Slow: 50 * time.Millisecond})
+	// Slow, but well within the timeout even on a busy machine under -race.
+	sim.SetHazards(covatest.Hazards{Slow: 20 * time.Millisecond})
 	p.pollUntilOK(1)
 	assertComplete(t, sim.Truth(company), p.delivered)
 }
