@@ -504,6 +504,9 @@ func startProc(t *testing.T, name string, env []string, args ...string) (*proc, 
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	startedMu.Lock()
+	started[t.Name()] = append(started[t.Name()], p)
+	startedMu.Unlock()
 	go func() {
 		_ = cmd.Wait()
 		p.code = cmd.ProcessState.ExitCode()
@@ -768,6 +771,7 @@ func (e *env) check(t *testing.T) kafkatest.CheckReport {
 		r.Regressions, r.Missing, r.Unexpected, r.Malformed, r.Partitions)
 	if !r.OK {
 		t.Errorf("the independent consumer found violations on %s:\n%s", e.topic, r.Output)
+		logTransactions(t)
 	}
 	if r.ExpectedCustomers == 0 {
 		t.Errorf("the truth is empty: the scenario checked nothing")
@@ -1073,5 +1077,39 @@ func TestStateTopicDeletedWhileRunning(t *testing.T) {
 	}
 	if r.Duplicates > 0 || r.Regressions > 0 {
 		t.Errorf("the independent consumer found violations:\n%s", r.Output)
+	}
+}
+
+// started are the processes each test started, for logTransactions.
+var (
+	startedMu sync.Mutex
+	started   = map[string][]*proc{}
+)
+
+// transactionWords pick the log lines that tell a transaction's fate.
+var transactionWords = []string{"transaction", "Kafka client", "state restored", "scan failed", "fenced", "level=ERROR", `"level":"ERROR"`, `"level":"WARN"`}
+
+// logTransactions logs, after a violation, the lines of every covacdc the test
+// ran that say how its transactions ended, so that a failure seen once in CI
+// can be read from its output.
+func logTransactions(t *testing.T) {
+	t.Helper()
+	startedMu.Lock()
+	procs := started[t.Name()]
+	startedMu.Unlock()
+	for i, p := range procs {
+		var kept []string
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			for _, w := range transactionWords {
+				if strings.Contains(line, w) {
+					kept = append(kept, line)
+					break
+				}
+			}
+		}
+		if len(kept) > 80 {
+			kept = append(kept[:40], append([]string{fmt.Sprintf("... %d lines ...", len(kept)-80)}, kept[len(kept)-40:]...)...)
+		}
+		t.Logf("covacdc #%d (%s), its transactions:\n%s", i+1, p.name, strings.Join(kept, "\n"))
 	}
 }
