@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/companymetrics"
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,29 +13,29 @@ import (
 // metrics are the publisher's counters. They always exist (cheap); they are
 // registered only when a Registerer is given.
 type metrics struct {
-	events      *prometheus.CounterVec // company_id, change_type; counted at commit
-	unchanged   *prometheus.CounterVec // company_id
-	stale       *prometheus.CounterVec // company_id
-	deadLetters *prometheus.CounterVec // company_id, reason; counted at commit
-	txns        *prometheus.CounterVec // outcome
+	events      *companymetrics.CounterVec // company_id, change_type; counted at commit
+	unchanged   *companymetrics.CounterVec // company_id
+	stale       *companymetrics.CounterVec // company_id
+	deadLetters *companymetrics.CounterVec // company_id, reason; counted at commit
+	txns        *prometheus.CounterVec     // outcome
 	txnDuration prometheus.Histogram
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+		events: companymetrics.NewCounterVec(prometheus.CounterOpts{
 			Name: "covacdc_events_published_total",
 			Help: "CustomerChanged events committed to the events topic.",
 		}, []string{"company_id", "change_type"}),
-		unchanged: prometheus.NewCounterVec(prometheus.CounterOpts{
+		unchanged: companymetrics.NewCounterVec(prometheus.CounterOpts{
 			Name: "covacdc_customers_unchanged_total",
 			Help: "Customers read with the Version already published, skipped.",
 		}, []string{"company_id"}),
-		stale: prometheus.NewCounterVec(prometheus.CounterOpts{
+		stale: companymetrics.NewCounterVec(prometheus.CounterOpts{
 			Name: "covacdc_customers_stale_total",
 			Help: "Customers read with a Version older than the one published, skipped.",
 		}, []string{"company_id"}),
-		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+		deadLetters: companymetrics.NewCounterVec(prometheus.CounterOpts{
 			Name: "covacdc_dead_letters_total",
 			Help: "Records committed to the dead-letter topic.",
 		}, []string{"company_id", "reason"}),

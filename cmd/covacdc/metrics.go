@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/companymetrics"
 	"github.com/covacdc/covacdc/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -50,7 +51,7 @@ func newRegistry() *prometheus.Registry {
 
 // cmdMetrics are the metrics the command itself owns.
 type cmdMetrics struct {
-	scanDuration      *prometheus.HistogramVec
+	scanDuration      *companymetrics.HistogramVec
 	up                prometheus.Gauge
 	ready             prometheus.Gauge
 	effectiveInterval prometheus.Gauge
@@ -60,7 +61,7 @@ type cmdMetrics struct {
 // each company at zero; a nil reg means no metrics.
 func newCmdMetrics(reg prometheus.Registerer, companies []int64) *cmdMetrics {
 	m := &cmdMetrics{
-		scanDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		scanDuration: companymetrics.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "covacdc_scan_duration_seconds",
 			Help:    "Time from the start of a company's scan to its commit (outcome ok) or failure (outcome error).",
 			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},

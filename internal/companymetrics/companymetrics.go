@@ -1,0 +1,264 @@
+// Package companymetrics holds the Prometheus series covacdc keeps for every
+// configured company. client_golang spends about 500 bytes on each series of a
+// vector (the series, its labels, its created timestamp, the vector's index)
+// and 1 KB on each histogram; with a dozen series a company that is 5 KB a
+// company, 25 MB for 5,000 companies that may all be idle. Here a series is a
+// number, its label pairs and a map entry: the company_id pair is shared by
+// every family of the company, and the other label values (codes, outcomes,
+// change types) by every company.
+//
+// The families implement prometheus.Collector and are exposed as
+// client_golang's CounterVec and HistogramVec would expose them, less the
+// created timestamps (which only the protobuf format carries); each series is
+// itself a prometheus.Collector holding one metric, as
+// prometheus/testutil.ToFloat64 expects.
+package companymetrics
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// family is what counters and histograms share: the description, the label
+// names, and the series by label values.
+type family[S any] struct {
+	desc   *prometheus.Desc
+	labels []string
+	mu     sync.RWMutex
+	series map[string]*S
+	newS   func(pairs []*dto.LabelPair) *S
+}
+
+func newFamily[S any](name, help string, labels []string, newS func([]*dto.LabelPair) *S) family[S] {
+	return family[S]{
+		desc:   prometheus.NewDesc(name, help, labels, nil),
+		labels: slices.Clone(labels),
+		series: make(map[string]*S),
+		newS:   newS,
+	}
+}
+
+// with returns the series of the label values, made at zero when missing. It
+// panics when the number of values is not the number of labels, as
+// client_golang's WithLabelValues does.
+func (f *family[S]) with(values []string) *S {
+	if len(values) != len(f.labels) {
+		panic("companymetrics: " + f.desc.String() + ": wrong number of label values")
+	}
+	key := strings.Join(values, "\xff")
+	f.mu.RLock()
+	s := f.series[key]
+	f.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s = f.series[key]; s == nil {
+		s = f.newS(labelPairs(f.labels, values))
+		f.series[key] = s
+	}
+	return s
+}
+
+// each calls fn with every series, under the read lock.
+func (f *family[S]) each(fn func(*S)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, s := range f.series {
+		fn(s)
+	}
+}
+
+// pairs interns label pairs: a pair is read-only once made (client_golang
+// shares a series' pairs between scrapes in the same way), so one
+// company_id="17" serves every family of company 17.
+var pairs struct {
+	sync.Mutex
+	m map[[2]string]*dto.LabelPair
+}
+
+func pair(name, value string) *dto.LabelPair {
+	pairs.Lock()
+	defer pairs.Unlock()
+	if pairs.m == nil {
+		pairs.m = make(map[[2]string]*dto.LabelPair)
+	}
+	k := [2]string{name, value}
+	p := pairs.m[k]
+	if p == nil {
+		p = &dto.LabelPair{Name: &name, Value: &value}
+		pairs.m[k] = p
+	}
+	return p
+}
+
+// labelPairs returns a series' label pairs, sorted by name as the exposition
+// wants them.
+func labelPairs(names, values []string) []*dto.LabelPair {
+	out := make([]*dto.LabelPair, len(names))
+	for i := range names {
+		out[i] = pair(names[i], values[i])
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
+}
+
+// CounterVec is a family of counters labelled by company (and maybe more).
+type CounterVec struct{ f family[Counter] }
+
+// NewCounterVec returns a counter family named and described by opts (only
+// Name and Help are used) with the given label names.
+func NewCounterVec(opts prometheus.CounterOpts, labels []string) *CounterVec {
+	v := &CounterVec{}
+	v.f = newFamily(opts.Name, opts.Help, labels, func(p []*dto.LabelPair) *Counter {
+		return &Counter{desc: v.f.desc, labels: p}
+	})
+	return v
+}
+
+// WithLabelValues returns the counter of the label values, in the order of the
+// label names, made at zero (and so exposed) when missing.
+func (v *CounterVec) WithLabelValues(values ...string) *Counter { return v.f.with(values) }
+
+// Describe implements prometheus.Collector.
+func (v *CounterVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.f.desc }
+
+// Collect implements prometheus.Collector: one metric a series.
+func (v *CounterVec) Collect(ch chan<- prometheus.Metric) {
+	v.f.each(func(c *Counter) { ch <- c })
+}
+
+// Counter is one series of a CounterVec. It is a prometheus.Metric and a
+// prometheus.Collector of itself.
+type Counter struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	bits   atomic.Uint64 // math.Float64bits of the value
+}
+
+// Inc adds 1.
+func (c *Counter) Inc() { c.Add(1) }
+
+// Add adds v, which must not be negative (it panics, as client_golang does).
+func (c *Counter) Add(v float64) {
+	if v < 0 {
+		panic("companymetrics: counter cannot decrease in value")
+	}
+	for {
+		old := c.bits.Load()
+		if c.bits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+			return
+		}
+	}
+}
+
+// Desc implements prometheus.Metric.
+func (c *Counter) Desc() *prometheus.Desc { return c.desc }
+
+// Write implements prometheus.Metric.
+func (c *Counter) Write(m *dto.Metric) error {
+	v := math.Float64frombits(c.bits.Load())
+	m.Label = c.labels
+	m.Counter = &dto.Counter{Value: &v}
+	return nil
+}
+
+// Describe implements prometheus.Collector.
+func (c *Counter) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *Counter) Collect(ch chan<- prometheus.Metric) { ch <- c }
+
+// HistogramVec is a family of histograms labelled by company (and maybe more).
+type HistogramVec struct{ f family[Histogram] }
+
+// NewHistogramVec returns a histogram family named, described and bucketed by
+// opts (Name, Help and Buckets, which must be sorted) with the given label
+// names.
+func NewHistogramVec(opts prometheus.HistogramOpts, labels []string) *HistogramVec {
+	upper := slices.Clone(opts.Buckets)
+	if len(upper) == 0 {
+		upper = slices.Clone(prometheus.DefBuckets)
+	}
+	if !slices.IsSorted(upper) {
+		panic("companymetrics: " + opts.Name + ": buckets not sorted")
+	}
+	v := &HistogramVec{}
+	v.f = newFamily(opts.Name, opts.Help, labels, func(p []*dto.LabelPair) *Histogram {
+		return &Histogram{desc: v.f.desc, labels: p, upper: upper, counts: make([]uint64, len(upper))}
+	})
+	return v
+}
+
+// WithLabelValues returns the histogram of the label values, in the order of
+// the label names, made empty (and so exposed) when missing.
+func (v *HistogramVec) WithLabelValues(values ...string) *Histogram { return v.f.with(values) }
+
+// Describe implements prometheus.Collector.
+func (v *HistogramVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.f.desc }
+
+// Collect implements prometheus.Collector: one metric a series.
+func (v *HistogramVec) Collect(ch chan<- prometheus.Metric) {
+	v.f.each(func(h *Histogram) { ch <- h })
+}
+
+// Histogram is one series of a HistogramVec. It is a prometheus.Metric and a
+// prometheus.Collector of itself.
+type Histogram struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	upper  []float64 // shared by the family's series
+	mu     sync.Mutex
+	counts []uint64 // by bucket, not cumulative
+	count  uint64
+	sum    float64
+}
+
+// Observe adds one observation.
+func (h *Histogram) Observe(v float64) {
+	i := sort.SearchFloat64s(h.upper, v) // the first bucket whose bound is >= v
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i < len(h.counts) {
+		h.counts[i]++
+	}
+	h.count++
+	h.sum += v
+}
+
+// Desc implements prometheus.Metric.
+func (h *Histogram) Desc() *prometheus.Desc { return h.desc }
+
+// Write implements prometheus.Metric.
+func (h *Histogram) Write(m *dto.Metric) error {
+	h.mu.Lock()
+	count, sum := h.count, h.sum
+	cum := make([]uint64, len(h.counts))
+	var n uint64
+	for i, c := range h.counts {
+		n += c
+		cum[i] = n
+	}
+	h.mu.Unlock()
+	buckets := make([]*dto.Bucket, len(cum))
+	for i := range cum {
+		buckets[i] = &dto.Bucket{CumulativeCount: &cum[i], UpperBound: &h.upper[i]}
+	}
+	m.Label = h.labels
+	m.Histogram = &dto.Histogram{SampleCount: &count, SampleSum: &sum, Bucket: buckets}
+	return nil
+}
+
+// Describe implements prometheus.Collector.
+func (h *Histogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+// Collect implements prometheus.Collector.
+func (h *Histogram) Collect(ch chan<- prometheus.Metric) { ch <- h }
