@@ -386,8 +386,9 @@ func (f *runFlags) validate() (runConfig, error) {
 		{"replication-factor", f.ReplicationFactor, math.MaxInt16},
 		{"state-replication-factor", f.StateRF, math.MaxInt16},
 	} {
-		if n.v < -1 || n.v > n.max {
-			return cfg, usagef("--%s: must be at most %d, got %d", n.flag, n.max, n.v)
+		// Within the range, the packages say what is accepted.
+		if n.v > n.max || n.v < -n.max {
+			return cfg, usagef("--%s: %d is out of range: at most %d", n.flag, n.v, n.max)
 		}
 	}
 

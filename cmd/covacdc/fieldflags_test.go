@@ -89,6 +89,8 @@ func TestPackageRulesReachTheUserUnderTheFlag(t *testing.T) {
 		{[]string{"--max-retries", "-1"}, "--max-retries: must be between 0 (no retry) and 1000, got -1"},
 		{[]string{"--state-partitions", "0"}, "--state-partitions: must be at least 1, got 0"},
 		{[]string{"--replication-factor", "0"}, "--replication-factor: must be -1 (the broker's default) or at least 1, got 0"},
+		{[]string{"--state-partitions", "-5"}, "--state-partitions: must be at least 1, got -5"},
+		{[]string{"--partitions", "3000000000"}, "--partitions: 3000000000 is out of range: at most 2147483647"},
 		{[]string{"--compression", "brotli"}, "--compression: must be one of none, gzip, snappy, lz4, zstd, got \"brotli\""},
 	} {
 		var f runFlags
