@@ -230,7 +230,7 @@ func (l *lineWriter) flush() {
 
 // demoConfig is covacdc run's defaults, the packages' own, pointed at the
 // simulator and the embedded Kafka, with the two settings a demo needs
-// otherwise (demoOverrides).
+// otherwise.
 func demoConfig(sim *covatest.Server, brokers []string) (poller.Config, publisher.Config) {
 	pc := poller.DefaultConfig()
 	pc.BaseURL, pc.TokenURL = sim.BaseURL(), sim.TokenURL()
@@ -245,7 +245,3 @@ func demoConfig(sim *covatest.Server, brokers []string) (poller.Config, publishe
 	bc.TransactionalID = "covacdc-demo"
 	return pc, bc
 }
-
-// demoOverrides are the fields in which the demo's configuration departs from
-// covacdc run's defaults, beyond where Cova and Kafka are and who logs in.
-var demoOverrides = []string{"poller.RequestsPerMinute", "publisher.TransactionalID"}

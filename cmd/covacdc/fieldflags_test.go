@@ -163,6 +163,10 @@ func TestFlagsNamedInMessagesExist(t *testing.T) {
 	t.Logf("%d flag names in messages, each a real flag", checked)
 }
 
+// demoOverrides are the fields in which the demo's configuration departs from
+// covacdc run's defaults, beyond where Cova and Kafka are and who logs in.
+var demoOverrides = []string{"poller.RequestsPerMinute", "publisher.TransactionalID"}
+
 // The demo runs on covacdc run's defaults, the packages' DefaultConfig, and
 // departs from them only where demoOverrides says.
 func TestDemoSharesRunDefaults(t *testing.T) {
