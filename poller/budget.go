@@ -141,18 +141,16 @@ func (p *pacer) pause(until time.Time) {
 // failed counts a failed answer (5xx, 408, a transport error, a broken body)
 // and pauses every request for backoff(failures in a row): a Cova that fails
 // fast is not sent the budget's worth of retries, whatever the number of pages
-// under way. It returns the pause.
-func (p *pacer) failed(backoff func(n int) time.Duration) time.Duration {
+// under way.
+func (p *pacer) failed(backoff func(n int) time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.failures++
-	d := backoff(p.failures)
 	now := time.Now()
-	if until := now.Add(d); until.After(p.pausedUntil) {
+	if until := now.Add(backoff(p.failures)); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 	}
 	p.dispatchLocked(now)
-	return d
 }
 
 // answered says a request succeeded: the failures in a row end, and the
