@@ -237,6 +237,9 @@ func (p *Publisher) renewClient() error {
 		return fmt.Errorf("replacing the Kafka client: %w", err)
 	}
 	p.cl.Close()
+	// Close failed the old client's buffered records with ErrClientClosed:
+	// those belonged to the transaction it could not end, not to the next.
+	_ = p.produced.take()
 	p.cl = cl
 	p.txn.renew = false
 	p.txn.needReload = true
