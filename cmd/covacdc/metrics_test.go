@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -235,52 +233,4 @@ func TestKafkaUnreachableExits1(t *testing.T) {
 			t.Errorf("last line %q holds the internal prefix %q", got, internal)
 		}
 	}
-}
-
-// TestReadiness follows /readyz's answer through restore, an initial load
-// that fails and starts again, a scan that hangs, and Kafka going away.
-func TestReadiness(t *testing.T) {
-	now := time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
-	h := newHealth(10*time.Second, []int64{1, 2})
-	h.now = func() time.Time { return now }
-	ctx := context.Background()
-	expect := func(wantOK bool, wantWhy string) {
-		t.Helper()
-		ok, why := h.check(ctx)
-		if ok != wantOK || !strings.Contains(why, wantWhy) {
-			t.Fatalf("ready=%v %q, want %v %q", ok, why, wantOK, wantWhy)
-		}
-	}
-	expect(false, "state not restored yet")
-	var kafkaDown error
-	h.setRestored(func(context.Context) error { return kafkaDown }, nil, map[int64]time.Time{2: now.Add(-time.Hour)})
-	expect(false, "company 1: no successful scan yet")
-	h.scanStarted(1, true)
-	h.scanStarted(2, false)
-	expect(false, "company 1: scan under way for 0s without a page yet")
-	h.scanPage(1, "s1", 100)
-	h.scanPage(2, "s2", 100)
-	expect(true, "ok") // both scans hand on pages: an initial load may take hours
-	// An initial load that failed and started again is ready again as soon
-	// as it hands on pages: a failure an hour into it must not keep the
-	// instance out of a rollout for the hours the next attempt takes.
-	h.scanEnded(1, errors.New("page at row 4200: HTTP 503"), false)
-	expect(false, "company 1: no successful scan yet")
-	h.scanStarted(1, true)
-	now = now.Add(5 * time.Second)
-	h.scanPage(1, "s3", 100)
-	h.scanPage(2, "s2", 100)
-	expect(true, "ok")
-	// A scan that stops handing on pages makes the instance unready.
-	now = now.Add(31 * time.Second)
-	h.scanPage(2, "s2", 100)
-	expect(false, "company 1: scan under way, no page for 31s")
-	h.scanEnded(2, nil, false)
-	h.scanEnded(1, nil, false)
-	expect(true, "ok")
-	kafkaDown = errors.New("connection refused")
-	expect(false, "kafka unreachable: connection refused")
-	kafkaDown = nil
-	now = now.Add(31 * time.Second) // more than 3 poll intervals without a successful scan
-	expect(false, "company 1: last successful scan 31s ago")
 }

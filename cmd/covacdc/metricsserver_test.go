@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/pipeline"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -52,7 +53,7 @@ func TestMetricsDefaultPortAvoidsPrometheus(t *testing.T) {
 // TestMetricsServerTimeouts: a client that sends slowly, reads slowly or idles
 // cannot hold a connection of the metrics server for ever.
 func TestMetricsServerTimeouts(t *testing.T) {
-	s, err := startMetricsServer("127.0.0.1:0", prometheus.NewRegistry(), closed(), newHealth(time.Second, nil), newCmdMetrics(nil, nil), slog.New(slog.DiscardHandler))
+	s, err := startMetricsServer("127.0.0.1:0", prometheus.NewRegistry(), closed(), pipeline.NewHealth(time.Second, nil, nil), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,9 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"sort"
 	"time"
 
-	"github.com/covacdc/covacdc/state"
+	"github.com/covacdc/covacdc/internal/pipeline"
 )
 
 // statusJSON is GET /status on the metrics server. Its keys are documented in
@@ -46,56 +45,34 @@ type errorStatusJSON struct {
 	At   time.Time `json:"at"`
 }
 
-// status gathers /status: every configured company, ordered by id.
-func (h *health) status() statusJSON {
-	h.mu.Lock()
-	restored, committed := h.restored, h.state
-	live := make(map[int64]companyHealth, len(h.companies))
-	for id, c := range h.companies {
-		live[id] = *c
-	}
-	h.mu.Unlock()
-
-	var byID map[int64]state.CompanyState
-	if restored && committed != nil {
-		companies := committed()
-		byID = make(map[int64]state.CompanyState, len(companies))
-		for _, cs := range companies {
-			byID[cs.CompanyID] = cs
-		}
-	}
-	out := statusJSON{StateRestored: restored, Companies: []companyStatusJSON{}}
-	for id, c := range live {
-		cs := companyStatusJSON{CompanyID: id}
-		if restored {
-			st, ok := byID[id]
-			if !ok {
-				st = state.CompanyState{CompanyID: id}
-			}
-			j := toJSON(st)
+// renderStatus renders the pipeline's status as GET /status answers it.
+func renderStatus(st pipeline.Status) statusJSON {
+	out := statusJSON{StateRestored: st.StateRestored, Companies: make([]companyStatusJSON, 0, len(st.Companies))}
+	for _, c := range st.Companies {
+		cs := companyStatusJSON{CompanyID: c.CompanyID}
+		if c.State != nil {
+			j := toJSON(*c.State)
 			cs.companyJSON = &j
 		}
-		if c.scanning {
-			s := &scanStatusJSON{ID: c.scanID, StartedAt: c.scanStart.UTC(), InitialLoad: c.initialLoad, Pages: c.pages, Customers: c.customers}
-			if !c.lastPage.IsZero() {
-				t := c.lastPage.UTC()
-				s.LastPageAt = &t
+		if s := c.Scan; s != nil {
+			cs.Scan = &scanStatusJSON{ID: s.ID, StartedAt: s.StartedAt, InitialLoad: s.InitialLoad, Pages: s.Pages, Customers: s.Customers}
+			if !s.LastPageAt.IsZero() {
+				t := s.LastPageAt
+				cs.Scan.LastPageAt = &t
 			}
-			cs.Scan = s
 		}
-		if c.lastErr != "" {
-			cs.LastError = &errorStatusJSON{Text: c.lastErr, At: c.lastErrAt.UTC()}
+		if e := c.LastError; e != nil {
+			cs.LastError = &errorStatusJSON{Text: e.Text, At: e.At}
 		}
 		out.Companies = append(out.Companies, cs)
 	}
-	sort.Slice(out.Companies, func(i, j int) bool { return out.Companies[i].CompanyID < out.Companies[j].CompanyID })
 	return out
 }
 
-// serveStatus answers GET /status with the status as indented JSON.
-func (h *health) serveStatus(w http.ResponseWriter, _ *http.Request) {
+// serveStatus answers GET /status with st as indented JSON.
+func serveStatus(w http.ResponseWriter, st pipeline.Status) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(h.status()) // the client went away
+	_ = enc.Encode(renderStatus(st)) // the client went away
 }

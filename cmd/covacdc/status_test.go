@@ -2,13 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/pipeline"
 	"github.com/covacdc/covacdc/internal/testenv"
 	"github.com/covacdc/covacdc/poller/covatest"
+	"github.com/covacdc/covacdc/state"
 )
 
 // statusView is GET /status as a client reads it.
@@ -95,29 +96,21 @@ func TestStatusDuringAnInitialLoad(t *testing.T) {
 	})
 }
 
-// TestStatusKeepsTheLastError fails a scan, then commits one: /status keeps
-// the failure's text and time, and shows no scan between scans.
-func TestStatusKeepsTheLastError(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	h := newHealth(time.Minute, []int64{7})
-	h.now = func() time.Time { return now }
-	if st := h.status(); st.StateRestored || len(st.Companies) != 1 || st.Companies[0].companyJSON != nil {
-		t.Errorf("status before the restore: %+v, want company 7 alone without state", st)
-	}
-	h.setRestored(nil, nil, nil)
-	h.scanStarted(7, true)
-	h.scanEnded(7, errors.New("page at row 0: CustomerFull answered HTTP 503"), false)
-	now = now.Add(time.Minute)
-	h.scanStarted(7, true)
-	h.scanPage(7, "abc", 100)
-	h.scanEnded(7, nil, false)
-	b, err := json.Marshal(h.status())
+// TestStatusRendersTheDocumentedKeys renders a company with a failed scan
+// and none under way: README.md's keys, with null for what is absent.
+func TestStatusRendersTheDocumentedKeys(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	b, err := json.Marshal(renderStatus(pipeline.Status{StateRestored: true, Companies: []pipeline.CompanyStatus{{
+		CompanyID: 7,
+		State:     &state.CompanyState{CompanyID: 7},
+		LastError: &pipeline.ErrorStatus{Text: "page at row 0: CustomerFull answered HTTP 503", At: at},
+	}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := string(b)
 	for _, want := range []string{`"lastError":{"text":"page at row 0: CustomerFull answered HTTP 503","at":"2026-01-02T03:04:05Z"}`,
-		`"scan":null`, `"resync":null`, `"stateRestored":true`, `"initialLoad":"not_started"`} {
+		`"scan":null`, `"resync":null`, `"stateRestored":true`, `"initialLoad":"not_started"`, `"companyId":7`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("/status %s\nwant %s in it", got, want)
 		}
