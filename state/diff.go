@@ -36,6 +36,9 @@ type Change struct {
 	// InitialLoad says, of a Changed customer, that the company's committed
 	// cursor has not completed the initial load yet.
 	InitialLoad bool
+	// Resync says that the company's active resync publishes the customer
+	// now, whatever its Version (Outcome is Changed): its event is a SNAPSHOT.
+	Resync bool
 }
 
 // Pending is one transaction's state changes on top of a committed Index. The
@@ -51,7 +54,13 @@ type Pending struct {
 	versions    map[int64]map[[16]byte]int64
 	deadLetters map[int64]map[[16]byte]struct{}
 	cursors     map[int64]Cursor
-	n           int
+	// marks are the customers this transaction publishes with a resync's
+	// Seq (their records are format 2), and resyncs how many of them the
+	// resync publishes for the first time, by company.
+	marks   map[int64]map[[16]byte]int64
+	resyncs map[int64]int
+	signals map[int32]int64
+	n       int
 	// sizeHint is the most versions one company had in the last transaction:
 	// the next one's map starts that large instead of growing to it.
 	sizeHint int
@@ -143,9 +152,17 @@ func (p *Pending) Len() int { return p.n }
 // once the Kafka transaction holding the matching records has committed.
 func (p *Pending) Commit() {
 	for c, m := range p.versions {
+		marks := p.marks[c]
 		for id, v := range m {
-			p.idx.SetVersion(c, id, v)
+			if seq, ok := marks[id]; ok {
+				p.idx.SetResynced(c, id, v, seq)
+			} else {
+				p.idx.SetVersion(c, id, v)
+			}
 		}
+	}
+	for part, next := range p.signals {
+		p.idx.SetSignalOffset(part, next)
 	}
 	for c, m := range p.deadLetters {
 		for h := range m {
@@ -165,6 +182,7 @@ func (p *Pending) Discard() {
 		p.sizeHint = max(p.sizeHint, len(m))
 	}
 	p.versions, p.deadLetters, p.cursors, p.n = nil, nil, nil, 0
+	p.marks, p.resyncs, p.signals = nil, nil, nil
 }
 
 // DeadLetterHash identifies a dead letter of a company by its raw bytes: the same

@@ -19,6 +19,9 @@ type Index struct {
 	// runs of one company's keys. Only writes set it, so that reads write
 	// nothing.
 	last *company
+	// signals is the consumed position of each partition of the signal
+	// topic: the offset of the next signal to read.
+	signals map[int32]int64
 }
 
 type company struct {
@@ -27,6 +30,9 @@ type company struct {
 	deadLetters map[[16]byte]struct{}
 	cursor      Cursor
 	hasCursor   bool
+	// marks are the customers the active resync published (resync.go); nil
+	// while no resync is active.
+	marks marks
 }
 
 // NewIndex returns an empty index.
@@ -81,10 +87,12 @@ func (x *Index) Cursor(companyID int64) (Cursor, bool) {
 	return c.cursor, c.hasCursor
 }
 
-// SetCursor records the company's cursor.
+// SetCursor records the company's cursor. The marks of a resync it says
+// completed or was replaced are dropped.
 func (x *Index) SetCursor(companyID int64, cur Cursor) {
 	c := x.write(companyID)
 	c.cursor, c.hasCursor = cur, true
+	c.pruneMarks(false)
 }
 
 // HasDeadLetter reports whether the dead letter identified by hash was already
@@ -129,15 +137,18 @@ func (x *Index) Len() int {
 func (x *Index) Companies() []CompanyState {
 	out := make([]CompanyState, 0, len(x.companies))
 	for _, c := range x.companies {
-		out = append(out, CompanyState{CompanyID: c.id, Cursor: c.cursor, HasCursor: c.hasCursor, Tracked: len(c.versions)})
+		out = append(out, CompanyState{CompanyID: c.id, Cursor: c.cursor, HasCursor: c.hasCursor, Tracked: len(c.versions), Resynced: c.resynced()})
 	}
 	slices.SortFunc(out, func(a, b CompanyState) int { return cmp.Compare(a.CompanyID, b.CompanyID) })
 	return out
 }
 
 // Apply applies one record of the state topic, as a restore reads it. Records
-// merge by maximum (the higher Version, the cursor of more completed scans), so
-// the result does not depend on the order of partitions. A record with a nil
+// merge by maximum (the higher Version, the cursor of more completed scans, the
+// further signal position), so the result does not depend on the order of
+// partitions; a version record of a resync (format 2) replaces the customer's
+// Version instead, since the records of one key are read in the order they were
+// written (one key, one partition). A record with a nil
 // value (a tombstone an operator wrote) forgets the key. Startup markers are
 // ignored. An unreadable record is an error wrapping ErrBadRecord.
 func (x *Index) Apply(key, value []byte) error {
@@ -153,14 +164,22 @@ func (x *Index) Apply(key, value []byte) error {
 		if value == nil {
 			if c := x.company(companyID); c != nil {
 				delete(c.versions, id)
+				c.unmark(id)
 			}
 			return nil
 		}
-		v, err := parseVersionValue(key, value)
+		v, seq, err := parseVersionValue(key, value)
 		if err != nil {
 			return err
 		}
+		if seq != 0 {
+			x.SetResynced(companyID, id, v, seq)
+			return nil
+		}
 		x.SetVersion(companyID, id, v)
+		if c := x.last; c.marks != nil {
+			c.unmark(id)
+		}
 	case 'c':
 		companyID, rest, err := parseCompany(key, key[2:])
 		if err != nil {
@@ -194,6 +213,8 @@ func (x *Index) Apply(key, value []byte) error {
 			return nil
 		}
 		x.AddDeadLetter(companyID, hash)
+	case 's':
+		return x.applySignal(key, value)
 	case 'm':
 		return nil
 	default:

@@ -56,6 +56,10 @@ type cursorJSON struct {
 	ScanFinished        time.Time `json:"scanFinished"`
 	InitialLoadComplete bool      `json:"initialLoadComplete"`
 	Scans               int64     `json:"scans"`
+	// Omitted when nil: a cursor without a resync reads as an earlier build
+	// wrote it, byte for byte.
+	Resync     *resyncJSON     `json:"resync,omitempty"`
+	LastResync *lastResyncJSON `json:"lastResync,omitempty"`
 }
 
 // CursorValue returns the value of a cursor record (JSON, readable by operators).
@@ -67,6 +71,8 @@ func CursorValue(c Cursor) []byte {
 		ScanFinished:        c.ScanFinished.UTC(),
 		InitialLoadComplete: c.InitialLoadComplete,
 		Scans:               c.Scans,
+		Resync:              toResyncJSON(c.Resync),
+		LastResync:          toLastResyncJSON(c.LastResync),
 	})
 	if err != nil { // only time.Time values out of JSON's range get here
 		panic(fmt.Sprintf("state: encoding cursor: %v", err))
@@ -160,18 +166,27 @@ func parseCompany(key, rest []byte) (int64, []byte, error) {
 	return n, rest[i:], nil
 }
 
-func parseVersionValue(key, value []byte) (int64, error) {
+// parseVersionValue returns the Version of a version record and, of a record
+// a resync wrote (format 2), the resync's Seq; 0 for format 1.
+func parseVersionValue(key, value []byte) (version, seq int64, err error) {
 	if len(value) < 2 {
-		return 0, badRecord(key, "short version value")
+		return 0, 0, badRecord(key, "short version value")
 	}
-	if value[0] != FormatVersion {
-		return 0, badRecord(key, fmt.Sprintf("version value format %d (this covacdc reads %d)", value[0], FormatVersion))
+	if value[0] != FormatVersion && value[0] != FormatResyncVersion {
+		return 0, 0, badRecord(key, fmt.Sprintf("version value format %d (this covacdc reads %d and %d)", value[0], FormatVersion, FormatResyncVersion))
 	}
 	v, n := binary.Varint(value[1:])
-	if n <= 0 || n != len(value)-1 {
-		return 0, badRecord(key, "bad varint")
+	if n <= 0 || value[0] == FormatVersion && n != len(value)-1 {
+		return 0, 0, badRecord(key, "bad varint")
 	}
-	return v, nil
+	if value[0] == FormatVersion {
+		return v, 0, nil
+	}
+	s, m := binary.Uvarint(value[1+n:])
+	if m <= 0 || 1+n+m != len(value) || s == 0 || s > 1<<62 {
+		return 0, 0, badRecord(key, "bad resync seq")
+	}
+	return v, int64(s), nil
 }
 
 func parseCursorValue(key, value []byte) (Cursor, error) {
@@ -182,11 +197,17 @@ func parseCursorValue(key, value []byte) (Cursor, error) {
 	if j.Format != FormatVersion {
 		return Cursor{}, badRecord(key, fmt.Sprintf("cursor format %d (this covacdc reads %d)", j.Format, FormatVersion))
 	}
+	r, err := fromResyncJSON(key, j.Resync)
+	if err != nil {
+		return Cursor{}, err
+	}
 	return Cursor{
 		Since:               j.Since,
 		ScanStarted:         j.ScanStarted,
 		ScanFinished:        j.ScanFinished,
 		InitialLoadComplete: j.InitialLoadComplete,
 		Scans:               j.Scans,
+		Resync:              r,
+		LastResync:          fromLastResyncJSON(j.LastResync),
 	}, nil
 }

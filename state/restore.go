@@ -206,6 +206,9 @@ func restoreTopic(ctx context.Context, topic string, nonce []byte, opts []kgo.Op
 			break // the unread partitions end in offsets compaction removed
 		}
 	}
+	// Marks of a resync were kept until its company's cursor was read;
+	// now every cursor is.
+	idx.settle()
 	stats.Duration = time.Since(begin)
 	return idx, stats, nil
 }

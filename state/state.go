@@ -21,6 +21,11 @@ type Cursor struct {
 	InitialLoadComplete bool
 	// Scans counts completed scans.
 	Scans int64
+	// Resync is the resync of the company requested or under way: its next
+	// scan publishes every customer in its scope again. Nil when none is.
+	Resync *Resync
+	// LastResync is the last resync completed; nil before the first.
+	LastResync *CompletedResync
 }
 
 // CompanyState summarises one company's state for operators (covacdc state).
@@ -29,6 +34,9 @@ type CompanyState struct {
 	Cursor    Cursor
 	HasCursor bool // false: no scan completed yet
 	Tracked   int  // customers with a published Version
+	// Resynced counts the customers the active resync (Cursor.Resync) has
+	// published so far: its progress. 0 when none is active.
+	Resynced int
 }
 
 // TopicConfig says how the state topic is created when missing.

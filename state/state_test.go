@@ -69,7 +69,11 @@ func TestApplyRecords(t *testing.T) {
 
 func TestApplyRefusesWhatItCannotRead(t *testing.T) {
 	for name, r := range map[string][2][]byte{
-		"newer version format": {AppendVersionKey(nil, 1, id(1)), {2, 4}},
+		"newer version format": {AppendVersionKey(nil, 1, id(1)), {3, 4}},
+		"resync without seq":   {AppendVersionKey(nil, 1, id(1)), {2, 4}},
+		"resync seq 0":         {AppendVersionKey(nil, 1, id(1)), {2, 4, 0}},
+		"signal not a number":  {[]byte("s/x"), SignalValue(1)},
+		"signal bad value":     {SignalKey(0), {1}},
 		"newer cursor format":  {CursorKey(1), []byte(`{"format":2}`)},
 		"cursor not JSON":      {CursorKey(1), []byte(`nope`)},
 		"short guid":           {[]byte("v/1/abcd"), AppendVersionValue(nil, 1)},
