@@ -135,11 +135,13 @@ func (e *tooLargeError) Error() string {
 	return fmt.Sprintf("event of %d bytes, more than the %d the events topic takes", e.size, e.limit)
 }
 
-// build builds the records of c's change, called typ. It fails with the
+// build builds the records of c's change, called typ; seq is the Seq of the
+// resync that publishes or published c (its state record is then format 2),
+// 0 outside a resync. It fails with the
 // encoder's error when the encoder refuses c, and with a *tooLargeError when
 // the event is larger than the events topic takes: both are for the
 // dead-letter topic (Scan.rejected).
-func (bt *batch) build(c *schema.Customer, ch state.Change, typ schema.ChangeType) (customerRecords, error) {
+func (bt *batch) build(c *schema.Customer, ch state.Change, typ schema.ChangeType, seq int64) (customerRecords, error) {
 	b := bt.b
 	b.ev = schema.NewCustomerChanged(bt.company, c)
 	b.ev.ChangeType = typ
@@ -169,7 +171,12 @@ func (bt *batch) build(c *schema.Customer, ch state.Change, typ schema.ChangeTyp
 		return customerRecords{}, &tooLargeError{size: n, limit: bt.limit}
 	}
 	stateKey := b.arena.keep(state.AppendVersionKey(b.arena.free(), bt.company, c.IdBytes))
-	stateValue := b.arena.keep(state.AppendVersionValue(b.arena.free(), c.Version))
+	var stateValue []byte
+	if seq != 0 {
+		stateValue = b.arena.keep(state.AppendResyncVersionValue(b.arena.free(), c.Version, seq))
+	} else {
+		stateValue = b.arena.keep(state.AppendVersionValue(b.arena.free(), c.Version))
+	}
 	return customerRecords{
 		event: kgo.Record{Topic: b.topic, Key: key, Value: value, Headers: bt.headers[h:len(bt.headers):len(bt.headers)], Timestamp: bt.recorded},
 		state: kgo.Record{Topic: b.stateTopic, Key: stateKey, Value: stateValue, Timestamp: bt.recorded},

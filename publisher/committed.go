@@ -23,6 +23,9 @@ type committedView struct {
 	seen        map[int64]struct{}  // companies that began a scan
 	lastSuccess map[int64]time.Time // when each company's last scan committed
 	startFrom   time.Time           // the cursor of a company with no state (Config.StartFrom)
+	// resynced counts the customers resyncs published, by company, since
+	// this publisher started (covacdc_resync_customers_total).
+	resynced map[int64]int
 }
 
 func newCommittedView(startFrom time.Time) committedView {
@@ -30,6 +33,7 @@ func newCommittedView(startFrom time.Time) committedView {
 		idx:         state.NewIndex(),
 		seen:        make(map[int64]struct{}),
 		lastSuccess: make(map[int64]time.Time),
+		resynced:    make(map[int64]int),
 		startFrom:   startFrom,
 	}
 }
@@ -79,6 +83,9 @@ func (v *committedView) restored(idx *state.Index) {
 // commit applies a committed transaction's pending changes. Called with txnMu.
 func (v *committedView) commit(pending *state.Pending) {
 	v.mu.Lock()
+	for c, n := range pending.Resyncs() {
+		v.resynced[c] += n
+	}
 	pending.Commit()
 	v.mu.Unlock()
 }
@@ -97,4 +104,27 @@ func (v *committedView) succeeded(companyID int64, at time.Time) (tracked int) {
 	defer v.mu.Unlock()
 	v.lastSuccess[companyID] = at
 	return v.idx.Tracked(companyID)
+}
+
+// activeResync returns the company's committed active resync; nil when none.
+func (v *committedView) activeResync(companyID int64) *state.Resync {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	c, _ := v.idx.Cursor(companyID)
+	return c.Resync
+}
+
+// signalOffset returns the committed position of a signal-topic partition.
+func (v *committedView) signalOffset(partition int32) (int64, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.idx.SignalOffset(partition)
+}
+
+// resyncCounts returns how many customers resyncs published, by company,
+// since the publisher started.
+func (v *committedView) resyncCounts() map[int64]int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return maps.Clone(v.resynced)
 }

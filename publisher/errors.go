@@ -39,3 +39,7 @@ var ErrStateMissing = errors.New("state topic missing")
 // ErrTooManyDeadLetters means a scan met more dead letters than
 // Config.MaxDeadLettersPerScan: it fails and the company's cursor stays.
 var ErrTooManyDeadLetters = errors.New("too many dead letters in one scan")
+
+// ErrSignalConsumed means a signal of the signal topic is at or before the
+// committed position of its partition: it was accepted (or skipped) already.
+var ErrSignalConsumed = errors.New("signal already consumed")

@@ -110,6 +110,7 @@ func (cs collectors) Collect(ch chan<- prometheus.Metric) {
 type gauges struct {
 	p                                   *Publisher
 	tracked, cursorTS, lag, lastSuccess *prometheus.Desc
+	resyncActive, resyncCustomers       *prometheus.Desc
 }
 
 func newGauges(p *Publisher) *gauges {
@@ -123,6 +124,10 @@ func newGauges(p *Publisher) *gauges {
 			"How stale the company's events may be: now minus the start, on Cova's clock, of its last committed scan, which published every change made before it "+
 				"(about the poll interval plus a scan's duration when healthy; the cursor's lookback is not counted). Before its first committed scan: since covacdc started.", l, nil),
 		lastSuccess: prometheus.NewDesc("covacdc_last_success_timestamp_seconds", "When the company's last scan committed, as a Unix time; 0 before its first.", l, nil),
+		resyncActive: prometheus.NewDesc("covacdc_resync_in_progress",
+			"1 while a resync of the company is requested or under way (committed to the state topic), else 0.", l, nil),
+		resyncCustomers: prometheus.NewDesc("covacdc_resync_customers_total",
+			"Customers committed as SNAPSHOT events by resyncs of the company since covacdc started.", l, nil),
 	}
 }
 
@@ -131,11 +136,14 @@ func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- g.cursorTS
 	ch <- g.lag
 	ch <- g.lastSuccess
+	ch <- g.resyncActive
+	ch <- g.resyncCustomers
 }
 
 func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	now := g.p.now()
 	last := g.p.committed.lastSuccesses()
+	resynced := g.p.committed.resyncCounts()
 	companies := g.p.Companies()
 	known := make(map[int64]bool, len(companies))
 	for _, cs := range companies {
@@ -166,6 +174,12 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 			t = cs.Cursor.ScanFinished
 		}
 		ch <- prometheus.MustNewConstMetric(g.lastSuccess, prometheus.GaugeValue, unix(t), id)
+		active := 0.0
+		if cs.Cursor.Resync != nil {
+			active = 1
+		}
+		ch <- prometheus.MustNewConstMetric(g.resyncActive, prometheus.GaugeValue, active, id)
+		ch <- prometheus.MustNewConstMetric(g.resyncCustomers, prometheus.CounterValue, float64(resynced[cs.CompanyID]), id)
 	}
 }
 

@@ -110,8 +110,15 @@ type Publisher struct {
 }
 
 // Cursor returns the cursor the company's next scan starts from (StartFrom when the
-// company has no state).
-func (p *Publisher) Cursor(companyID int64) state.Cursor { return p.committed.cursor(companyID) }
+// company has no state). While a resync of the company is active (Resync is
+// set) its Since is ResyncSince: the next scan is the resync's full scan.
+func (p *Publisher) Cursor(companyID int64) state.Cursor {
+	c := p.committed.cursor(companyID)
+	if c.Resync != nil {
+		c.Since = p.ResyncSince()
+	}
+	return c
+}
 
 // Companies returns the state of every company known to the state topic or seen since.
 func (p *Publisher) Companies() []state.CompanyState { return p.committed.companies() }

@@ -26,11 +26,22 @@ type Scan struct {
 	// deadLetters counts the dead letters the scan met, already published
 	// ones included (MaxDeadLettersPerScan).
 	deadLetters int
+
+	// resync is the company's active resync when the scan began, nil when
+	// none was: the scan publishes its scope (resync.go). Set by BeginScan.
+	resync *resyncScan
 }
 
 // BeginScan starts publishing a scan of the company. Only one scan per company may
 // be open at a time: a second one fails on its first call, unless the open one
 // already failed (then the new one replaces it).
+//
+// A scan begun while the company's committed cursor has an active resync
+// (Cursor(companyID).Resync) is a resync scan: it publishes each customer in
+// the resync's scope that the resync has not published yet as a SNAPSHOT,
+// whatever its Version, and its Complete completes the resync. It must read
+// the company from Cursor(companyID).Since, which is ResyncSince while a
+// resync is active.
 func (p *Publisher) BeginScan(companyID int64, scanID string, source schema.Source) *Scan {
 	p.txnMu.Lock()
 	defer p.txnMu.Unlock()
@@ -40,6 +51,7 @@ func (p *Publisher) BeginScan(companyID int64, scanID string, source schema.Sour
 		return s
 	}
 	p.scans[companyID] = s
+	s.resync = newResyncScan(p.committed.activeResync(companyID))
 	p.committed.began(companyID)
 	p.m.company(companyID)
 	return s
@@ -98,7 +110,7 @@ func (s *Scan) Publish(ctx context.Context, b poller.Batch) error {
 			continue
 		}
 		typ := changeType(ch)
-		recs, err := out.build(c, ch, typ)
+		recs, err := out.build(c, ch, typ, s.resync.seqOf(c.IdBytes))
 		if err != nil {
 			if err := s.rejected(ctx, c, err); err != nil {
 				return err
@@ -128,7 +140,12 @@ func (s *Scan) diff(ctx context.Context, c *schema.Customer, skipped *skips) (st
 	if !plausibleVersion(c.Version) {
 		return state.Change{}, false, s.badVersion(ctx, c)
 	}
-	ch := p.txn.pending.Diff(s.company, c.IdBytes, c.Version)
+	var ch state.Change
+	if seq := s.resync.seqOf(c.IdBytes); seq != 0 {
+		ch = p.txn.pending.DiffResync(s.company, c.IdBytes, c.Version, seq)
+	} else {
+		ch = p.txn.pending.Diff(s.company, c.IdBytes, c.Version)
+	}
 	switch ch.Outcome {
 	case state.Unchanged:
 		skipped.unchanged++
@@ -150,7 +167,11 @@ func (s *Scan) produce(ctx context.Context, out *batch, c *schema.Customer, recs
 	}
 	p.cl.Produce(ctx, out.add(&recs.event), p.promise)
 	p.cl.Produce(ctx, out.add(&recs.state), p.promise)
-	p.txn.pending.SetVersion(s.company, c.IdBytes, c.Version)
+	if seq := s.resync.seqOf(c.IdBytes); seq != 0 {
+		p.txn.pending.SetResynced(s.company, c.IdBytes, c.Version, seq)
+	} else {
+		p.txn.pending.SetVersion(s.company, c.IdBytes, c.Version)
+	}
 	return nil
 }
 
@@ -169,7 +190,9 @@ func (s *Scan) count(typ schema.ChangeType) error {
 // starts (the cursor's Since), and serverStart, the server's clock when this
 // scan began (ScanStarted). Complete sets the rest of the cursor: a completed
 // scan completes the initial load (InitialLoadComplete), ScanFinished is now,
-// and Scans is one more than the committed cursor's.
+// and Scans is one more than the committed cursor's. A resync scan completes
+// its resync (LastResync) if it is still the active one; a resync accepted
+// since the scan began stays active, for the next scan.
 func (s *Scan) Complete(ctx context.Context, next, serverStart time.Time) error {
 	p := s.p
 	p.txnMu.Lock()
@@ -182,13 +205,15 @@ func (s *Scan) Complete(ctx context.Context, next, serverStart time.Time) error 
 	if err := p.ready(ctx); err != nil {
 		return err
 	}
+	prev := p.committed.cursor(s.company)
 	cur := state.Cursor{
 		Since:               next,
 		ScanStarted:         serverStart,
 		ScanFinished:        p.now().UTC(),
 		InitialLoadComplete: true,
-		Scans:               p.committed.cursor(s.company).Scans + 1,
+		Scans:               prev.Scans + 1,
 	}
+	s.resync.complete(&cur, prev)
 	if err := s.begin(ctx); err != nil {
 		return err
 	}

@@ -23,11 +23,15 @@ type CustomerChanged struct {
 	// carries.
 	EventID UUID
 
-	// changeType: One rule for every event: UPDATED exactly when previousVersion is set, i.e.
-	// covacdc published an earlier version of this customer (even one read earlier in the same
-	// initial load). Otherwise this is the customer's first event: SNAPSHOT while the company's
-	// initial full load is running (its first complete scan has not committed yet), CREATED after
-	// it.
+	// changeType: An operator's resync of a company (covacdc resync) publishes each customer in its
+	// scope once as a SNAPSHOT with its current record, whatever its version (the same as, or lower
+	// than, one published before, as after Cova restored a backup); previousVersion is then the
+	// version covacdc published before, when there is one, and its eventId is that of any earlier
+	// event of the same version. One rule for every other event: UPDATED exactly when
+	// previousVersion is set, i.e. covacdc published an earlier version of this customer (even one
+	// read earlier in the same initial load). Otherwise this is the customer's first event:
+	// SNAPSHOT while the company's initial full load is running (its first complete scan has not
+	// committed yet), CREATED after it.
 	ChangeType ChangeType
 
 	// companyId: Cova company id (from the onboarding package) the customer belongs to.
@@ -41,7 +45,8 @@ type CustomerChanged struct {
 	Version int64
 
 	// previousVersion: The version covacdc published before this one for the same customer. Null
-	// exactly for the customer's first event (SNAPSHOT or CREATED), set on every UPDATED event.
+	// exactly for the customer's first event (SNAPSHOT or CREATED), set on every UPDATED event and
+	// on a resync's SNAPSHOT of a customer published before.
 	PreviousVersion *int64
 
 	// lastModifiedDateUtc: customer.LastModifiedDateUtc as an instant, in microseconds since the
