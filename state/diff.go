@@ -99,6 +99,15 @@ func (p *Pending) pendingVersion(companyID int64, id [16]byte) (int64, bool) {
 
 // SetVersion records that this transaction publishes the Version.
 func (p *Pending) SetVersion(companyID int64, id [16]byte, version int64) {
+	m := p.companyVersions(companyID)
+	if old, ok := m[id]; !ok || version > old {
+		m[id] = version
+	}
+	p.n++
+}
+
+// companyVersions returns the company's pending versions, made when missing.
+func (p *Pending) companyVersions(companyID int64) map[[16]byte]int64 {
 	if p.versions == nil {
 		p.versions = make(map[int64]map[[16]byte]int64)
 	}
@@ -107,10 +116,7 @@ func (p *Pending) SetVersion(companyID int64, id [16]byte, version int64) {
 		m = make(map[[16]byte]int64, p.sizeHint)
 		p.versions[companyID] = m
 	}
-	if old, ok := m[id]; !ok || version > old {
-		m[id] = version
-	}
-	p.n++
+	return m
 }
 
 // HasDeadLetter reports whether the dead letter was published, committed or in

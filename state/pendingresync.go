@@ -34,15 +34,7 @@ func (p *Pending) SetResynced(companyID int64, id [16]byte, version, seq int64) 
 		}
 		p.resyncs[companyID]++
 	}
-	if p.versions == nil {
-		p.versions = make(map[int64]map[[16]byte]int64)
-	}
-	m := p.versions[companyID]
-	if m == nil {
-		m = make(map[[16]byte]int64, p.sizeHint)
-		p.versions[companyID] = m
-	}
-	m[id] = version
+	p.companyVersions(companyID)[id] = version
 	if p.marks == nil {
 		p.marks = make(map[int64]map[[16]byte]int64)
 	}
