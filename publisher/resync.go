@@ -56,6 +56,7 @@ func (p *Publisher) AcceptResync(ctx context.Context, companyID int64, r state.R
 	}
 	p.m.company(companyID)
 	p.log.Info("resync accepted", "company_id", companyID, "resync", r.ID, "seq", r.Seq, "customers", len(r.Customers))
+	r.Customers = slices.Clone(r.Customers) // the cursor's own stay unshared
 	return r, nil
 }
 

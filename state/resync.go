@@ -10,7 +10,8 @@ import (
 // Resync is a request to publish a company's customers again, whatever their
 // Versions: every customer's current record, or only Customers'. It lives in
 // the company's cursor (Cursor.Resync) from its acceptance until a scan that
-// published it completes.
+// published it completes. The Resync of a Cursor read from an Index is the
+// index's own: treat it as read-only.
 type Resync struct {
 	// ID is the requester's id of the request, kept for operators.
 	ID string
