@@ -12,7 +12,8 @@ import (
 //
 // Reads of an Index may run at once; a write must exclude every other read
 // and write (the publisher holds a lock for it). It only ever moves a
-// customer's Version forward.
+// customer's Version forward, but for a resync's (SetResynced), which follows
+// Cova's current Version wherever it went.
 type Index struct {
 	companies map[int64]*company
 	// last caches the company of the previous write: a restore writes long

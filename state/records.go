@@ -11,19 +11,22 @@ import (
 )
 
 // FormatVersion is the format byte (or "format" field) of every state value this
-// build writes. A value with a higher format was written by a newer covacdc and is
-// refused rather than misread.
+// build writes, but the version records of a resync (FormatResyncVersion). A
+// value with a higher format was written by a newer covacdc and is refused
+// rather than misread.
 const FormatVersion = 1
 
 // Key prefixes of the state topic. Keys are text so operators can read them with
 // any console consumer; values of version records are binary because a restore
 // reads millions of them.
 const (
-	versionPrefix    = "v/" // v/<companyId>/<32 hex of the customer GUID> -> [format][varint Version]
+	versionPrefix    = "v/" // v/<companyId>/<32 hex of the customer GUID> -> [1][varint Version], or of a resync [2][varint Version][uvarint Seq]
 	cursorPrefix     = "c/" // c/<companyId> -> JSON cursor with a "format" field
 	deadLetterPrefix = "d/" // d/<companyId>/<32 hex of a hash of the raw record> -> [format]
 	markerPrefix     = "m/" // m/<partition> -> [format][nonce]: written at startup to find the end of a restore
 )
+
+// The signal topic's position (s/<partition>) is in signal.go.
 
 // ErrBadRecord means a record of the state topic could not be read. A restore
 // stops on it: running on state it does not understand could publish twice.
