@@ -205,12 +205,17 @@ func renderRow(r *row) {
 
 // modifyLocked makes the next Version of a customer, last modified at lm.
 func (s *Simulator) modifyLocked(c *company, r *row, lm int64) {
+	s.setVersionLocked(c, r, r.version+1, lm)
+}
+
+// setVersionLocked gives a customer the Version, last modified at lm.
+func (s *Simulator) setVersionLocked(c *company, r *row, version, lm int64) {
 	moves := s.cfg.Order == OrderModified && !c.dirty
 	if moves {
 		s.unplaceLocked(c, r)
 	}
 	wasIn := c.cacheOK && r.lm >= c.cacheSince
-	r.version++
+	r.version = version
 	r.lm = lm
 	renderRow(r)
 	if moves {
@@ -323,6 +328,26 @@ func (s *Simulator) ModifyID(companyID int64, id string) bool {
 	}
 	s.modifyLocked(c, c.rows[id], toTicks(s.now()))
 	return true
+}
+
+// RestoreBackup sets each of the customers ids back by versions Versions (to
+// no less than 1), last modified now, as Cova restored from a backup would:
+// their Version goes down. It returns the ids it knew.
+func (s *Simulator) RestoreBackup(companyID int64, versions int64, ids ...string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.companyLocked(companyID, false)
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, id := range ids {
+		if r := c.rows[id]; r != nil {
+			s.setVersionLocked(c, r, max(1, r.version-versions), toTicks(s.now()))
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // AddRaw adds a record served verbatim (malformed records: no Id, wrong types, ...),
