@@ -30,8 +30,11 @@ type Config struct {
 	// EndpointBase is the path of the Cova base URL ("/crm" by default),
 	// which prefixes the CustomerFull path in each event's source.
 	EndpointBase string
-	// TransactionalID is named in the error a fenced pipeline stops with.
+	// TransactionalID is named in the error a fenced pipeline stops with,
+	// and keys the resync requests for this deployment.
 	TransactionalID string
+	// Signals is where resync requests are read; nil: none are.
+	Signals *SignalConfig
 }
 
 // Pipeline polls every company with one shared client and publisher.
@@ -93,6 +96,25 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.health.watchReady(ctx, min(p.cfg.PollInterval, 5*time.Second))
 	}()
 
+	var wake chan int64
+	if p.cfg.Signals != nil {
+		w, err := p.startSignals(ctx)
+		if err != nil {
+			return err
+		}
+		if w != nil {
+			defer w.close() // after the wait: the watch has returned
+			wake = make(chan int64)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := w.watch(ctx, wake); err != nil {
+					cancel(Fatal(err, p.cfg.TransactionalID))
+				}
+			}()
+		}
+	}
+
 	var (
 		mu     sync.Mutex
 		failed []string
@@ -121,6 +143,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return changed, nil
 		},
 		effective: p.health.setInterval,
+		wake:      wake,
 		log:       p.log,
 	}
 	if err := sched.run(ctx); err != nil {
@@ -139,6 +162,29 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.log.Info("stopped on signal; open transaction aborted, committed work kept")
 	}
 	return nil
+}
+
+// startSignals opens the signal topic and accepts the requests already in
+// it. When the topic cannot be read it says why and returns nil: the
+// pipeline then captures changes without resyncs, unless they are Required.
+func (p *Pipeline) startSignals(ctx context.Context) (*signalWatcher, error) {
+	w, err := p.openSignals(ctx)
+	if err == nil {
+		if err = w.catchUp(ctx); err != nil {
+			w.close()
+		}
+	}
+	switch {
+	case err == nil:
+		return w, nil
+	case ctx.Err() != nil:
+		return nil, nil
+	case p.cfg.Signals.Required:
+		return nil, err
+	}
+	p.log.Warn("resync requests are not read; changes are captured as usual", "err", err,
+		"fix", fmt.Sprintf("let this covacdc read and create topic %q and join group %q", p.cfg.Signals.Topic, SignalGroup(p.cfg.TransactionalID)))
+	return nil, nil
 }
 
 // scan runs one scan of a company and commits it with its new cursor. On any
@@ -161,8 +207,14 @@ func (p *Pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 			sc = p.pub.BeginScan(id, scanID, src)
 		}
 	}
+	// A resync reads the company from the start (the cursor's Since says
+	// so while one is active), as the initial load does.
+	var resync []any
+	if cur.Resync != nil {
+		resync = []any{"resync", cur.Resync.ID}
+	}
 	var opts []poller.ScanOption
-	if !cur.InitialLoadComplete {
+	if !cur.InitialLoadComplete || cur.Resync != nil {
 		opts = append(opts, poller.ExpectManyPages())
 	}
 	res, err := p.client.Scan(ctx, id, cur.Since, func(ctx context.Context, b poller.Batch) error {
@@ -198,13 +250,19 @@ func (p *Pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 	p.health.scanEnded(id, err, false, elapsed)
 	if err != nil {
 		log.Error("scan failed; the cursor stays and the next scan repeats it",
-			append(scanAttr(src.ScanID), "since", cur.Since, "duration", elapsed.Round(time.Millisecond).String(), "err", err)...)
+			append(append(scanAttr(src.ScanID), "since", cur.Since, "duration", elapsed.Round(time.Millisecond).String(), "err", err), resync...)...)
 		return false, err
 	}
-	log.Info("scan committed",
+	log.Info("scan committed", append([]any{
 		"scan", res.ScanID, "since", res.Since, "next", res.Next, "customers", res.Customers,
 		"invalid", res.Invalid, "requests", res.Requests, "rereads", res.Rereads,
-		"initial_load", !cur.InitialLoadComplete, "duration", elapsed.Round(time.Millisecond).String())
+		"initial_load", !cur.InitialLoadComplete, "duration", elapsed.Round(time.Millisecond).String()}, resync...)...)
+	if cur.Resync != nil {
+		if now := p.pub.Cursor(id); now.LastResync != nil && now.LastResync.Seq == cur.Resync.Seq {
+			log.Info("resync completed", "resync", cur.Resync.ID, "seq", cur.Resync.Seq,
+				"requested_at", cur.Resync.RequestedAt, "duration", time.Since(cur.Resync.AcceptedAt).Round(time.Millisecond).String())
+		}
+	}
 	return changed, nil
 }
 

@@ -28,7 +28,10 @@ type scheduler struct {
 	// effective is told the poll interval the budget allows at the start and
 	// whenever it changes (see effectiveInterval).
 	effective func(time.Duration)
-	log       *slog.Logger
+	// wake names companies to scan now (a resync was accepted for them), or
+	// as soon as the scan under way ends. Nil: none.
+	wake <-chan int64
+	log  *slog.Logger
 	now       func() time.Time // default time.Now
 }
 
@@ -38,6 +41,7 @@ type scheduled struct {
 	next    time.Time // when its next scan is due
 	changed bool      // its last scan found changes
 	running bool
+	again   bool // woken while running: due again when the scan ends
 	done    bool // with --once, scanned
 }
 
@@ -128,6 +132,9 @@ func (s *scheduler) run(ctx context.Context) error {
 			c.running, c.changed = false, r.changed
 			// Every interval from the start of the last scan, as a ticker would.
 			c.next = r.started.Add(s.interval)
+			if c.again {
+				c.next, c.again = s.now(), false
+			}
 			if s.once {
 				c.done = true
 				scanned++
@@ -135,6 +142,16 @@ func (s *scheduler) run(ctx context.Context) error {
 			if r.stop != nil && stop == nil {
 				stop = r.stop
 				cancel()
+			}
+		case id := <-s.wake:
+			for _, c := range all {
+				switch {
+				case c.id != id:
+				case c.running:
+					c.again = true
+				case !c.done: // with once, a company scanned stays scanned
+					c.next = s.now()
+				}
 			}
 		case <-wake:
 		case <-done:
