@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
 )
 
@@ -58,11 +59,11 @@ func stateMain(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPANY\tINITIAL LOAD\tSCANS\tTRACKED\tSINCE (NEXT SCAN)\tLAST SCAN STARTED\tLAST SCAN COMMITTED")
+	fmt.Fprintln(tw, "COMPANY\tINITIAL LOAD\tSCANS\tTRACKED\tSINCE (NEXT SCAN)\tLAST SCAN STARTED\tLAST SCAN COMMITTED\tRESYNC")
 	for _, cs := range companies {
 		load := strings.ReplaceAll(initialLoad(cs), "_", " ")
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", cs.CompanyID, load, cs.Cursor.Scans, cs.Tracked,
-			stamp(cs.Cursor.Since), stamp(cs.Cursor.ScanStarted), stamp(cs.Cursor.ScanFinished))
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", cs.CompanyID, load, cs.Cursor.Scans, cs.Tracked,
+			stamp(cs.Cursor.Since), stamp(cs.Cursor.ScanStarted), stamp(cs.Cursor.ScanFinished), resyncColumn(cs))
 	}
 	return tw.Flush()
 }
@@ -87,6 +88,30 @@ type companyJSON struct {
 	HasCursor        bool       `json:"hasCursor"`
 	TrackedCustomers int        `json:"trackedCustomers"`
 	Cursor           cursorJSON `json:"cursor"`
+	// Resync is the resync requested or under way; null when none is.
+	Resync *resyncJSON `json:"resync"`
+	// LastResync is the last resync completed; null before the first.
+	LastResync *lastResyncJSON `json:"lastResync"`
+}
+
+// resyncJSON is a company's resync under way in covacdc state --json.
+type resyncJSON struct {
+	ID          string    `json:"id"`
+	Seq         int64     `json:"seq"`
+	RequestedAt time.Time `json:"requestedAt"`
+	AcceptedAt  time.Time `json:"acceptedAt"`
+	// Customers are the customers it publishes; null: every one.
+	Customers []string `json:"customers"`
+	// Published counts the customers it has committed as SNAPSHOT events
+	// so far: its progress.
+	Published int `json:"published"`
+}
+
+// lastResyncJSON is a company's last completed resync in covacdc state --json.
+type lastResyncJSON struct {
+	ID          string    `json:"id"`
+	Seq         int64     `json:"seq"`
+	CompletedAt time.Time `json:"completedAt"`
 }
 
 // cursorJSON is a company's cursor in covacdc state --json; a time not set yet
@@ -107,7 +132,7 @@ func toJSON(cs state.CompanyState) companyJSON {
 		t = t.UTC()
 		return &t
 	}
-	return companyJSON{
+	out := companyJSON{
 		CompanyID:        cs.CompanyID,
 		InitialLoad:      initialLoad(cs),
 		HasCursor:        cs.HasCursor,
@@ -120,6 +145,30 @@ func toJSON(cs state.CompanyState) companyJSON {
 			Scans:               cs.Cursor.Scans,
 		},
 	}
+	if r := cs.Cursor.Resync; r != nil {
+		out.Resync = &resyncJSON{ID: r.ID, Seq: r.Seq, RequestedAt: r.RequestedAt.UTC(), AcceptedAt: r.AcceptedAt.UTC(), Published: cs.Resynced}
+		for _, id := range r.Customers {
+			out.Resync.Customers = append(out.Resync.Customers, schema.UUID(id).String())
+		}
+	}
+	if r := cs.Cursor.LastResync; r != nil {
+		out.LastResync = &lastResyncJSON{ID: r.ID, Seq: r.Seq, CompletedAt: r.CompletedAt.UTC()}
+	}
+	return out
+}
+
+// resyncColumn says where a company's resyncs stand: the one under way and
+// the customers it has published, else the last completed, else "-".
+func resyncColumn(cs state.CompanyState) string {
+	switch r, last := cs.Cursor.Resync, cs.Cursor.LastResync; {
+	case r != nil && len(r.Customers) > 0:
+		return fmt.Sprintf("%s under way: %d of %d customers published", r.ID, cs.Resynced, len(r.Customers))
+	case r != nil:
+		return fmt.Sprintf("%s under way: %d customers published", r.ID, cs.Resynced)
+	case last != nil:
+		return fmt.Sprintf("%s completed %s", last.ID, stamp(last.CompletedAt))
+	}
+	return "-"
 }
 
 func stamp(t time.Time) string {

@@ -37,7 +37,7 @@ func TestStateJSONKeys(t *testing.T) {
 		t.Fatalf("%d companies, want 1:\n%s", len(companies), stdout.String())
 	}
 	c := companies[0]
-	if got, want := slices.Sorted(maps.Keys(c)), []string{"companyId", "cursor", "hasCursor", "initialLoad", "trackedCustomers"}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(maps.Keys(c)), []string{"companyId", "cursor", "hasCursor", "initialLoad", "lastResync", "resync", "trackedCustomers"}; !slices.Equal(got, want) {
 		t.Errorf("keys %q, want %q:\n%s", got, want, stdout.String())
 	}
 	cur, _ := c["cursor"].(map[string]any)

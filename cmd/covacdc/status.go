@@ -26,7 +26,6 @@ type companyStatusJSON struct {
 	*companyJSON
 	Scan      *scanStatusJSON  `json:"scan"`      // the scan under way; null between scans
 	LastError *errorStatusJSON `json:"lastError"` // the last failed scan; null if none failed
-	Resync    *struct{}        `json:"resync"`    // a resync under way; always null in this version
 }
 
 // scanStatusJSON is the scan under way of a company. For an initial load,
