@@ -21,6 +21,7 @@ func subcommands() []subcommand {
 	return []subcommand{
 		{"run", "Poll Cova and publish changed customers to Kafka, exactly once (the service).", runMain},
 		{"demo", "Zero setup: embedded Kafka, the Cova simulator and the pipeline, printing each committed event.", demoMain},
+		{"resync", "Publish a company's customers again as SNAPSHOT events, exactly once (asks the running covacdc).", resyncMain},
 		{"tail", "Print the events of the topic as JSON lines, read with read_committed.", tailMain},
 		{"state", "Print each company's cursor, initial-load status and tracked customers.", stateMain},
 		{"schema", "Print the CustomerChanged Avro writer schema (.avsc).", schemaMain},
@@ -62,7 +63,7 @@ func explainEnvSource(args []string, msg string, getenv func(string) string) str
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		usage(stderr)
-		return usagef("missing subcommand (run, demo, tail, state, schema or simulate)")
+		return usagef("missing subcommand (run, demo, resync, tail, state, schema or simulate)")
 	}
 	name := args[0]
 	switch name {
@@ -81,7 +82,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return s.main(ctx, args[1:], stdout, stderr)
 		}
 	}
-	return usagef("unknown subcommand %q (run, demo, tail, state, schema or simulate; see covacdc --help)", name)
+	return usagef("unknown subcommand %q (run, demo, resync, tail, state, schema or simulate; see covacdc --help)", name)
 }
 
 func usage(w io.Writer) {
@@ -115,6 +116,8 @@ func commandByName(name string) *command {
 		return runCommand(&runFlags{})
 	case "demo":
 		return demoCommand(&demoFlags{})
+	case "resync":
+		return resyncCommand(&resyncFlags{})
 	case "tail":
 		return tailCommand(&tailFlags{})
 	case "state":

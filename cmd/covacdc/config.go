@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/pipeline"
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/publisher"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -238,11 +239,20 @@ type runFlags struct {
 	AllowNewState     bool
 	AllowMixed        bool
 	Compression       string
+	SignalTopic       string
 	MaxDeadLetters    int
 }
 
 func runCommand(f *runFlags) *command {
 	c := newCommand("run", "Poll Cova for changed customers and publish them to Kafka, exactly once, until stopped.")
+	f.register(c)
+	c.Bool(&f.Once, "once", false, "Scan every company once, commit, and exit (0 if every scan succeeded, 1 otherwise).")
+	return c
+}
+
+// register registers the flags of a running covacdc, but for --once: those
+// of run, and of resync, which may do a resync itself.
+func (f *runFlags) register(c *command) {
 	f.Kafka.register(c)
 	c.List(&f.CompanyIDs, "company-id", "Cova company id to poll, repeatable or comma-separated. Required.")
 	c.String(&f.BaseURL, "cova-base-url", pollerDefaults.BaseURL, "Cova CRM API base URL.")
@@ -262,7 +272,6 @@ func runCommand(f *runFlags) *command {
 	c.Duration(&f.Lookback, "lookback", pollerDefaults.Lookback, "How far before a scan's start the next scan begins, to catch rows Cova makes visible late.")
 	c.Duration(&f.PollInterval, "poll-interval", 30*time.Second, "Time between the starts of two scans of a company.")
 	c.String(&f.StartFrom, "start-from", "", "Cursor of a company with no state: empty or \"beginning\" (a full initial load), \"now\", or an RFC 3339 time in the past (a later one is refused: it would skip the changes until then).")
-	c.Bool(&f.Once, "once", false, "Scan every company once, commit, and exit (0 if every scan succeeded, 1 otherwise).")
 	c.String(&f.SchemaRegistryURL, "schema-registry-url", "", "Confluent Schema Registry URL (user:password@ for basic auth); empty: Avro single-object encoding, no registry.")
 	c.String(&f.MetricsAddr, "metrics-addr", defaultMetricsAddr, "Address of the HTTP server for /metrics, /healthz and /readyz; empty: no server. The default listens on every interface, as a pod scraped from outside needs (127.0.0.1:"+defaultMetricsPort+" keeps it to this host); port "+defaultMetricsPort+" is clear of Prometheus's 9090 and of the exporters' 9100-9999.")
 	c.String(&f.LogFormat, "log-format", "json", "Log format: json or text.")
@@ -284,7 +293,7 @@ func runCommand(f *runFlags) *command {
 	c.String(&f.Compression, "compression", publisherDefaults.Compression, "Compression of the record batches covacdc produces: "+strings.Join(publisher.CompressionNames(), ", ")+".")
 	c.Bool(&f.AllowNewState, "allow-new-state-topic", false, "Create a missing state topic even though the events topic already has events, publishing every customer again (a deliberate resync, or a new instance sharing the events topic). Without it covacdc refuses to start.")
 	c.Bool(&f.AllowMixed, "allow-mixed-encodings", false, "Publish even though the last events on --topic are in the other encoding (with or without --schema-registry-url); without it covacdc refuses to start. Set it once every consumer of the topic reads both.")
-	return c
+	c.String(&f.SignalTopic, "signal-topic", pipeline.DefaultSignalTopic, "Kafka topic where covacdc resync asks a running covacdc (records keyed by its --transactional-id) to publish a company again; created with one partition when missing. covacdc reads it as a member of the consumer group <transactional-id>.signals; without the rights to, it warns and runs without resyncs.")
 }
 
 // runConfig is covacdc run's validated configuration.
@@ -296,8 +305,12 @@ type runConfig struct {
 	Once         bool
 	RegistryURL  string
 	MetricsAddr  string
-	LogFormat    string
-	LogLevel     string
+	SignalTopic  string // where resync requests are read
+	// requireSignals: a signal topic that cannot be read fails the run
+	// (covacdc resync doing the work itself needs it) instead of a warning.
+	requireSignals bool
+	LogFormat      string
+	LogLevel       string
 	// Warnings are settings that work but send a secret in clear or trust any
 	// peer; covacdc run logs each once at start-up.
 	Warnings []string
@@ -356,7 +369,7 @@ func (f *runFlags) validate() (runConfig, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if err := checkTopics([]topicFlag{{"topic", f.Topic}, {"state-topic", f.StateTopic}, {"dlq-topic", f.DLQTopic}}); err != nil {
+	if err := checkTopics([]topicFlag{{"topic", f.Topic}, {"state-topic", f.StateTopic}, {"dlq-topic", f.DLQTopic}, {"signal-topic", f.SignalTopic}}); err != nil {
 		return cfg, err
 	}
 	if f.SchemaRegistryURL != "" {
@@ -435,6 +448,7 @@ func (f *runFlags) validate() (runConfig, error) {
 	cfg.Once = f.Once
 	cfg.RegistryURL = f.SchemaRegistryURL
 	cfg.MetricsAddr = f.MetricsAddr
+	cfg.SignalTopic = f.SignalTopic
 	cfg.LogFormat = f.LogFormat
 	cfg.LogLevel = f.LogLevel
 	cfg.Warnings = append(f.urlWarnings(), f.Kafka.warnings()...)

@@ -19,7 +19,7 @@ import (
 	"github.com/covacdc/covacdc/publisher"
 )
 
-var commandNames = []string{"run", "demo", "tail", "state", "schema", "simulate"}
+var commandNames = []string{"run", "demo", "resync", "tail", "state", "schema", "simulate"}
 
 // fieldNames lists the exported fields of a struct type, nested structs of
 // this module dotted ("State.Topic").

@@ -155,6 +155,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 		Once:            cfg.Once,
 		EndpointBase:    endpointBase(cfg.Poller.BaseURL),
 		TransactionalID: pcfg.TransactionalID,
+		Signals:         &pipeline.SignalConfig{Topic: cfg.SignalTopic, KafkaOpts: kopts, Required: cfg.requireSignals},
 	}, client, pub, h, log).Run(ctx)
 }
 

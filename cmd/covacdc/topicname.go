@@ -43,7 +43,7 @@ func checkTopics(topics []topicFlag) error {
 		for _, earlier := range topics[:i] {
 			switch {
 			case t.name == earlier.name:
-				return usagef("--%s: the events, state and dead-letter topics must differ, got %q for --%s and --%s", t.flag, t.name, earlier.flag, t.flag)
+				return usagef("--%s: the events, state, dead-letter and signal topics must differ, got %q for --%s and --%s", t.flag, t.name, earlier.flag, t.flag)
 			case strings.ReplaceAll(t.name, ".", "_") == strings.ReplaceAll(earlier.name, ".", "_"):
 				return usagef("--%s: %q collides with --%s %q: Kafka treats '.' and '_' alike in metric names and refuses a second such topic", t.flag, t.name, earlier.flag, earlier.name)
 			}

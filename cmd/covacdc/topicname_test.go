@@ -28,7 +28,7 @@ func TestInvalidTopicNamesExit2(t *testing.T) {
 		{"dot dot", append([]string{"run"}, validArgs("--dlq-topic", "..")...),
 			`covacdc: --dlq-topic: ".." is not a valid Kafka topic name`},
 		{"same topic twice", append([]string{"run"}, validArgs("--dlq-topic", "covacdc.customers")...),
-			`covacdc: --dlq-topic: the events, state and dead-letter topics must differ, got "covacdc.customers" for --topic and --dlq-topic`},
+			`covacdc: --dlq-topic: the events, state, dead-letter and signal topics must differ, got "covacdc.customers" for --topic and --dlq-topic`},
 		{"colliding names", append([]string{"run"}, validArgs("--topic", "orders.cdc", "--state-topic", "orders_cdc")...),
 			`covacdc: --state-topic: "orders_cdc" collides with --topic "orders.cdc": Kafka treats '.' and '_' alike in metric names and refuses a second such topic`},
 		{"tail", append([]string{"tail", "--topic", "bad topic!"}, brokers...),
