@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/pipeline"
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/covacdc/covacdc/publisher"
@@ -134,6 +135,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Publisher:    bc,
 		PollInterval: pollInterval,
 		MetricsAddr:  metricsAddr,
+		SignalTopic:  pipeline.DefaultSignalTopic,
 		LogFormat:    "text",
 		LogLevel:     logLevel,
 	}
@@ -205,6 +207,9 @@ func eventLine(ctx context.Context, dec *schema.Decoder, r *kgo.Record) string {
 	}
 	if m := c.MergedIntoCustomerId; m != nil && *m != "" {
 		line += " [merged into " + *m + "]"
+	}
+	if p := ev.PreviousVersion; p != nil && ev.ChangeType == schema.Snapshot {
+		line += fmt.Sprintf(" [resync; v%d published before]", *p)
 	}
 	return line
 }

@@ -54,7 +54,7 @@ func TestSecondDemoOnTheSameDirectoryExits(t *testing.T) {
 
 // TestEventLine renders an event as the demo prints it: time, change type,
 // company, customer, version, name and the marks of a disabled or merged
-// customer.
+// customer, or of a resync.
 func TestEventLine(t *testing.T) {
 	c, err := poller.DecodeCustomer([]byte(`{"Id":"45b95f03-9774-4302-9212-018ff0fd33b5","Version":3,` +
 		`"LastModifiedDateUtc":"2024-05-01T12:00:00","PrimaryName":"Jane","FamilyName":"Doe","Disabled":true,` +
@@ -81,6 +81,17 @@ func TestEventLine(t *testing.T) {
 		"[merged into 0f8fad5b-d9cb-469f-a165-70867728950e]"
 	if got := eventLine(context.Background(), dec, r); got != want {
 		t.Errorf("eventLine\n got %q\nwant %q", got, want)
+	}
+	// A resync's SNAPSHOT says it is one, and which version it follows.
+	ev.ChangeType, ev.PreviousVersion = schema.Snapshot, new(int64(5))
+	resync, err := enc.Append(nil, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = "12:00:01 SNAPSHOT company=7 customer=45b95f03-9774-4302-9212-018ff0fd33b5 v3 Jane Doe [disabled] " +
+		"[merged into 0f8fad5b-d9cb-469f-a165-70867728950e] [resync; v5 published before]"
+	if got := eventLine(context.Background(), dec, &kgo.Record{Value: resync, Timestamp: r.Timestamp}); got != want {
+		t.Errorf("eventLine of a resync\n got %q\nwant %q", got, want)
 	}
 	r.Value = value[:len(value)-3]
 	if got := eventLine(context.Background(), dec, r); !strings.Contains(got, "undecodable event at partition 0 offset 0") {

@@ -149,13 +149,17 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 		hooks.started(pub)
 	}
 
+	var signals *pipeline.SignalConfig
+	if cfg.SignalTopic != "" {
+		signals = &pipeline.SignalConfig{Topic: cfg.SignalTopic, KafkaOpts: kopts, Required: cfg.requireSignals}
+	}
 	return pipeline.New(pipeline.Config{
 		CompanyIDs:      cfg.CompanyIDs,
 		PollInterval:    cfg.PollInterval,
 		Once:            cfg.Once,
 		EndpointBase:    endpointBase(cfg.Poller.BaseURL),
 		TransactionalID: pcfg.TransactionalID,
-		Signals:         &pipeline.SignalConfig{Topic: cfg.SignalTopic, KafkaOpts: kopts, Required: cfg.requireSignals},
+		Signals:         signals,
 	}, client, pub, h, log).Run(ctx)
 }
 
