@@ -103,11 +103,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return err
 		}
 		if w != nil {
-			defer w.close() // after the wait: the watch has returned
 			wake = make(chan int64)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer w.close()
 				if err := w.watch(ctx, wake); err != nil {
 					cancel(Fatal(err, p.cfg.TransactionalID))
 				}

@@ -364,3 +364,33 @@ func TestTrickle(t *testing.T) {
 		t.Fatalf("Trickle made %d changes (%d inserts), want both inserts and modifications", changes, len(after)-len(before))
 	}
 }
+
+// TestRestoreBackup sets three customers back by two Versions (one of them to
+// no less than 1), last modified now: Truth and a scan from now show the
+// lower Versions, and a later Modify goes on from them.
+func TestRestoreBackup(t *testing.T) {
+	clock := newFakeClock(time.Date(2024, 6, 1, 10, 0, 0, 0, time.UTC))
+	s := newTestServer(t, Config{Now: clock.Now})
+	ids := s.Generate(1, 50)
+	for range 3 {
+		s.ModifyID(1, ids[0])
+		s.ModifyID(1, ids[1])
+	}
+	clock.Advance(time.Minute)
+	since := clock.Now().Format("2006-01-02T15:04:05")
+	if got := s.RestoreBackup(1, 2, ids[0], ids[1], ids[2], "00000000-0000-0000-0000-000000000000"); !slices.Equal(got, ids[:3]) {
+		t.Fatalf("RestoreBackup returned %v, want the 3 known ids", got)
+	}
+	truth := s.Truth(1)
+	if truth[ids[0]] != 2 || truth[ids[1]] != 2 || truth[ids[2]] != 1 {
+		t.Errorf("versions after the restore %d, %d, %d; want 2, 2, 1", truth[ids[0]], truth[ids[1]], truth[ids[2]])
+	}
+	_, body := get(t, s, token(t, s), 1, query(since, 0, 100))
+	if n := len(elements(t, body)); n != 3 {
+		t.Errorf("a scan from the restore's time serves %d customers, want the 3 restored", n)
+	}
+	s.ModifyID(1, ids[0])
+	if v := s.Truth(1)[ids[0]]; v != 3 {
+		t.Errorf("version after a Modify %d, want 3", v)
+	}
+}
