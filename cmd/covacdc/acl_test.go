@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/pipeline"
 	"github.com/covacdc/covacdc/poller/covatest"
 	"github.com/covacdc/covacdc/publisher/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -31,20 +33,22 @@ type aclScenario struct {
 	ac                      *kafkatest.ACLCluster
 	sim                     *covatest.Server
 	topic, dlq, state, txn  string
-	withoutTopic, withoutOp string // the ACL left out of LeastPrivilege, if any
+	signals                 string
+	customer                string // one of the simulator's customers
+	withoutTopic, withoutOp string // the ACL left out of LeastPrivilege and ResyncPrivilege, if any
 }
 
 func newACLScenario(t *testing.T, ac *kafkatest.ACLCluster) *aclScenario {
 	sim := covatest.NewServer(covatest.Config{Seed: 31})
 	t.Cleanup(sim.Close)
-	sim.Generate(1, 40)
+	ids := sim.Generate(1, 40)
 	// One record that cannot be decoded: a dead letter, so the dead-letter
 	// topic is written to.
 	sim.AddRaw(1, "ffffffff-0000-0000-0000-000000000001", time.Now().Add(-time.Hour),
 		`{"Id":"ffffffff-0000-0000-0000-000000000001","PrimaryName":"no version","LastModifiedDateUtc":"2024-01-01T00:00:00"}`)
 	return &aclScenario{ac: ac, sim: sim,
 		topic: kafkatest.Name(t, "events"), dlq: kafkatest.Name(t, "dlq"),
-		state: kafkatest.Name(t, "state"), txn: kafkatest.Name(t, "txn")}
+		state: kafkatest.Name(t, "state"), txn: kafkatest.Name(t, "txn"), signals: kafkatest.Name(t, "signals"), customer: ids[0]}
 }
 
 // createTopics makes the topics as the super user, except skip.
@@ -58,17 +62,22 @@ func (s *aclScenario) createTopics(t *testing.T, skip string) {
 	if s.state != skip {
 		s.ac.CreateTopic(t, s.state, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")})
 	}
+	if s.signals != skip {
+		s.ac.CreateTopic(t, s.signals, 1, nil)
+	}
 }
 
-// grant gives the user kafkatest.LeastPrivilege for the scenario's names, one
-// operation at a time, leaving out the operation on the resource named by
-// withoutTopic and withoutOp.
+// grant gives the user kafkatest.LeastPrivilege and ResyncPrivilege for the
+// scenario's names, one operation at a time, leaving out the operation on
+// the resource named by withoutTopic and withoutOp.
 func (s *aclScenario) grant(t *testing.T) {
-	for _, g := range kafkatest.LeastPrivilege(s.txn, s.topic, s.dlq, s.state) {
+	grants := append(kafkatest.LeastPrivilege(s.txn, s.topic, s.dlq, s.state),
+		kafkatest.ResyncPrivilege(s.signals, pipeline.SignalGroup(s.txn))...)
+	for _, g := range grants {
 		for _, op := range g.Ops {
-			one := kafkatest.Grant{Topics: g.Topics, TransactionalIDs: g.TransactionalIDs, Ops: []kadm.ACLOperation{op}}
-			if op.String() == s.withoutOp && len(g.Topics)+len(g.TransactionalIDs) == 1 &&
-				append(g.Topics, g.TransactionalIDs...)[0] == s.withoutTopic {
+			one := kafkatest.Grant{Topics: g.Topics, TransactionalIDs: g.TransactionalIDs, Groups: g.Groups, Ops: []kadm.ACLOperation{op}}
+			names := slices.Concat(g.Topics, g.TransactionalIDs, g.Groups)
+			if op.String() == s.withoutOp && len(names) == 1 && names[0] == s.withoutTopic {
 				continue
 			}
 			s.ac.Grant(t, one)
@@ -89,19 +98,25 @@ func (s *aclScenario) covacdc(t *testing.T, cmd string, args ...string) (int, st
 
 func (s *aclScenario) runOnce(t *testing.T) (int, string) {
 	t.Helper()
-	code, _, stderr := s.covacdc(t, "run", "--company-id", "1",
+	code, _, stderr := s.covacdc(t, "run", append(s.runFlags(), "--once")...)
+	return code, stderr
+}
+
+// runFlags are the flags of run and resync in the scenario.
+func (s *aclScenario) runFlags() []string {
+	return []string{"--company-id", "1",
 		"--cova-base-url", s.sim.BaseURL(), "--cova-token-url", s.sim.TokenURL(),
 		"--cova-client-id", covatest.DefaultClientID, "--cova-client-secret", covatest.DefaultClientSecret,
 		"--cova-username", covatest.DefaultUsername,
 		"--topic", s.topic, "--state-topic", s.state, "--dlq-topic", s.dlq, "--transactional-id", s.txn,
-		"--metrics-addr", "", "--log-format", "text", "--once")
-	return code, stderr
+		"--signal-topic", s.signals, "--metrics-addr", "", "--log-format", "text"}
 }
 
 // steps runs what an operator runs, in order, and returns the name, exit code
 // and last stderr line of the first step that fails ("" when all pass): run
 // --once on empty topics, run --once again once the events topic holds events
-// (covacdc reads its last events at start-up), tail, state.
+// (covacdc reads its last events at start-up), tail, state, and a resync of
+// one customer with no covacdc running (so resync does it itself).
 func (s *aclScenario) steps(t *testing.T) (step string, code int, line string) {
 	if code, stderr := s.runOnce(t); code != 0 {
 		return "first run", code, lastLine(stderr)
@@ -124,6 +139,13 @@ func (s *aclScenario) steps(t *testing.T) (step string, code int, line string) {
 	if !strings.Contains(stdout, "complete") {
 		t.Errorf("state shows no company whose initial load is complete:\n%s", stdout)
 	}
+	code, stdout, stderr = s.covacdc(t, "resync", append(s.runFlags(), "--customer-id", s.customer)...)
+	if code != 0 {
+		return "resync", code, lastLine(stderr)
+	}
+	if !strings.Contains(stdout, "completed at") {
+		t.Errorf("resync printed no completion:\n%s", stdout)
+	}
 	return "", 0, ""
 }
 
@@ -136,7 +158,18 @@ func leastPrivilege(t *testing.T, ac *kafkatest.ACLCluster) {
 			t.Fatalf("as %s with LeastPrivilege: %s exited %d: %s", ac.User.Name, step, code, line)
 		}
 		admin := ac.Opts(ac.Admin)
-		checkExactlyOnce(t, readEventsWith(t, admin, s.topic), map[int64]map[string]int64{1: s.sim.Truth(1)})
+		events := readEventsWith(t, admin, s.topic)
+		resync := resyncedEvents(events, 1)
+		if n := len(resync.snapshots[s.customer]); n != 1 || len(resync.snapshots) != 1 {
+			t.Errorf("%d resync SNAPSHOT events of the customer resynced, %d customers resynced; want 1 and 1", n, len(resync.snapshots))
+		}
+		var captured []event // what run published: the resync's SNAPSHOT left out
+		for _, ev := range events {
+			if ev.ChangeType != "SNAPSHOT" || ev.PreviousVersion == nil {
+				captured = append(captured, ev)
+			}
+		}
+		checkExactlyOnce(t, captured, map[int64]map[string]int64{1: s.sim.Truth(1)})
 		if n := countCommitted(t, admin, s.dlq); n != 1 {
 			t.Errorf("%d dead letters, want 1", n)
 		}
@@ -149,10 +182,12 @@ func leastPrivilege(t *testing.T, ac *kafkatest.ACLCluster) {
 		{"topic", "READ"}, {"topic", "WRITE"},
 		{"dlq", "WRITE"},
 		{"state", "READ"}, {"state", "WRITE"}, {"state", "DESCRIBE_CONFIGS"},
+		{"signals", "READ"}, {"signals", "WRITE"}, {"group", "READ"},
 	} {
 		t.Run("without "+missing.op+" on "+missing.resource, func(t *testing.T) {
 			s := newACLScenario(t, ac)
-			s.withoutTopic = map[string]string{"txn": s.txn, "topic": s.topic, "dlq": s.dlq, "state": s.state}[missing.resource]
+			s.withoutTopic = map[string]string{"txn": s.txn, "topic": s.topic, "dlq": s.dlq, "state": s.state,
+				"signals": s.signals, "group": pipeline.SignalGroup(s.txn)}[missing.resource]
 			s.withoutOp = missing.op
 			s.createTopics(t, "")
 			s.grant(t)

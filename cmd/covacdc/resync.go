@@ -12,6 +12,7 @@ import (
 	"github.com/covacdc/covacdc/internal/pipeline"
 	"github.com/covacdc/covacdc/state"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -65,7 +66,7 @@ func resyncMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	rec := &kgo.Record{Topic: f.Run.SignalTopic, Key: []byte(f.Run.TransactionalID), Value: sig.Value()}
 	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return fmt.Errorf("signal topic %q: writing the request: %w", f.Run.SignalTopic, err)
+		return fmt.Errorf("signal topic %q: writing the request: %w", f.Run.SignalTopic, pipeline.GrantHint(err, "WRITE"))
 	}
 	scope := "every customer"
 	if n := len(f.CustomerIDs); n > 0 {
@@ -111,15 +112,18 @@ func requester() string {
 // covacdc instances of the deployment.
 func groupMembers(ctx context.Context, adm *kadm.Client, group string) (int, error) {
 	described, err := adm.DescribeGroups(ctx, group)
+	if g, ok := described[group]; ok && g.Err != nil {
+		err = g.Err
+	}
 	if err != nil {
+		if errors.Is(err, kerr.GroupAuthorizationFailed) {
+			return 0, fmt.Errorf("group %q: not allowed to describe it: grant READ on it (README: Security): %w", group, kerr.GroupAuthorizationFailed)
+		}
 		return 0, fmt.Errorf("group %q: describing it: %w", group, err)
 	}
 	g, ok := described[group]
 	if !ok {
 		return 0, nil
-	}
-	if g.Err != nil {
-		return 0, fmt.Errorf("group %q: describing it: %w", group, g.Err)
 	}
 	return len(g.Members), nil
 }

@@ -32,7 +32,7 @@ type scheduler struct {
 	// as soon as the scan under way ends. Nil: none.
 	wake <-chan int64
 	log  *slog.Logger
-	now       func() time.Time // default time.Now
+	now  func() time.Time // default time.Now
 }
 
 // scheduled is one company's place in the schedule.

@@ -90,7 +90,7 @@ func EnsureSignalTopic(ctx context.Context, adm *kadm.Client, topic string) erro
 	if d, ok := details[topic]; ok && d.Err == nil {
 		return nil
 	} else if ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-		return fmt.Errorf("signal topic %q: %w", topic, d.Err)
+		return fmt.Errorf("signal topic %q: %w", topic, GrantHint(d.Err, "READ"))
 	}
 	resp, err := adm.CreateTopic(ctx, 1, -1, nil, topic)
 	if err == nil {
@@ -103,6 +103,19 @@ func EnsureSignalTopic(ctx context.Context, adm *kadm.Client, topic string) erro
 }
 
 func (w *signalWatcher) close() { w.cl.Close() }
+
+// GrantHint prefixes an authorization failure on the signal topic or its
+// group with the ACL to grant (op on the topic; READ on the group); other
+// errors it returns as they are.
+func GrantHint(err error, op string) error {
+	switch {
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		return fmt.Errorf("not allowed: grant %s on it (README: Security): %w", op, err)
+	case errors.Is(err, kerr.GroupAuthorizationFailed):
+		return fmt.Errorf("not allowed to use its group: grant READ on the group (README: Security): %w", err)
+	}
+	return err
+}
 
 // catchUp accepts the requests in the topic when it is called, waiting at
 // most cfg.CatchUp for the group to hand this member the topic.
@@ -157,9 +170,15 @@ func (w *signalWatcher) poll(ctx context.Context, wake chan<- int64) error {
 	}
 	if errs := fs.Errors(); len(errs) > 0 {
 		for _, e := range errs {
+			// Before the first scans, a lasting cause (a missing grant, a
+			// deleted topic) is reported at once rather than at the end
+			// of the catch-up's wait.
+			if wake == nil && !kerr.IsRetriable(e.Err) {
+				return fmt.Errorf("signal topic %q: %w", w.cfg.Topic, GrantHint(e.Err, "READ"))
+			}
 			w.p.log.Warn("reading the signal topic", "topic", e.Topic, "partition", e.Partition, "err", e.Err)
 		}
-		select { // the cause (a deleted topic, a lost grant) lasts: do not spin on it
+		select { // the cause lasts: do not spin on it
 		case <-time.After(time.Second):
 		case <-ctx.Done():
 			return ctx.Err()

@@ -89,6 +89,7 @@ func FakeACL(t testing.TB) *ACLCluster {
 type Grant struct {
 	Topics           []string
 	TransactionalIDs []string
+	Groups           []string
 	Cluster          bool
 	Ops              []kadm.ACLOperation
 }
@@ -104,6 +105,18 @@ func LeastPrivilege(txnID, events, dlq, state string) []Grant {
 		{Topics: []string{events}, Ops: []kadm.ACLOperation{kadm.OpRead, kadm.OpWrite}},
 		{Topics: []string{dlq}, Ops: []kadm.ACLOperation{kadm.OpWrite}},
 		{Topics: []string{state}, Ops: []kadm.ACLOperation{kadm.OpRead, kadm.OpWrite, kadm.OpDescribeConfigs}},
+	}
+}
+
+// ResyncPrivilege is what covacdc needs beyond LeastPrivilege for resyncs
+// (README: Security): READ and WRITE on the signal topic (run reads the
+// requests, resync writes them) and READ on the group the running covacdc
+// joins to read them, signalGroup (resync describes it, and joins it when it
+// does the work itself).
+func ResyncPrivilege(signals, signalGroup string) []Grant {
+	return []Grant{
+		{Topics: []string{signals}, Ops: []kadm.ACLOperation{kadm.OpRead, kadm.OpWrite}},
+		{Groups: []string{signalGroup}, Ops: []kadm.ACLOperation{kadm.OpRead}},
 	}
 }
 
@@ -127,7 +140,7 @@ func (c *ACLCluster) Grant(t testing.TB, gs ...Grant) {
 	for _, g := range gs {
 		b := kadm.NewACLs().Allow(c.User.Principal()).AllowHosts("*").
 			ResourcePatternType(kadm.ACLPatternLiteral).Operations(g.Ops...).
-			MaybeTopics(g.Topics...).MaybeTransactionalIDs(g.TransactionalIDs...).MaybeClusters(g.Cluster)
+			MaybeTopics(g.Topics...).MaybeTransactionalIDs(g.TransactionalIDs...).MaybeGroups(g.Groups...).MaybeClusters(g.Cluster)
 		res, err := adm.CreateACLs(ctx, b)
 		for _, r := range res {
 			if err == nil {
