@@ -129,6 +129,7 @@ type testEnv struct {
 	state   string
 	dlq     string
 	txnID   string
+	signals string
 	metrics string
 }
 
@@ -137,12 +138,13 @@ func newTestEnv(t *testing.T, simCfg covatest.Config) *testEnv {
 	sim := covatest.NewServer(simCfg)
 	t.Cleanup(sim.Close)
 	return &testEnv{
-		sim:   sim,
-		kafka: kafkatest.New(t),
-		topic: kafkatest.Name(t, "events"),
-		state: kafkatest.Name(t, "state"),
-		dlq:   kafkatest.Name(t, "dlq"),
-		txnID: kafkatest.Name(t, "txn"),
+		sim:     sim,
+		kafka:   kafkatest.New(t),
+		topic:   kafkatest.Name(t, "events"),
+		state:   kafkatest.Name(t, "state"),
+		dlq:     kafkatest.Name(t, "dlq"),
+		txnID:   kafkatest.Name(t, "txn"),
+		signals: kafkatest.Name(t, "signals"),
 	}
 }
 
@@ -157,7 +159,7 @@ func (e *testEnv) runArgs(companies string, extra ...string) []string {
 		"--cova-client-secret", covatest.DefaultClientSecret,
 		"--cova-username", covatest.DefaultUsername,
 		"--topic", e.topic, "--state-topic", e.state, "--dlq-topic", e.dlq,
-		"--transactional-id", e.txnID,
+		"--transactional-id", e.txnID, "--signal-topic", e.signals,
 		"--partitions", "3",
 		"--requests-per-minute", "60000", "--max-in-flight", "4",
 		"--log-format", "text",

@@ -113,10 +113,14 @@ func TestResyncAsksTheRunningCovacdc(t *testing.T) {
 		t.Fatalf("covacdc resync exited %d\nstdout:\n%s\nstderr:\n%s\nrun's stderr:\n%s", code, r.stdout, r.stderr, p.stderr)
 	}
 	out := r.stdout.String()
-	for _, want := range []string{"resync resync-", "of company 1 (every customer) requested", "covacdc is running", "accepted at"} {
+	for _, want := range []string{"resync resync-", "of company 1 (every customer) requested", "covacdc is running"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("covacdc resync printed:\n%s\nwant %q in it", out, want)
 		}
+	}
+	// A resync of 300 customers may be over by the time the command looks.
+	if !strings.Contains(out, "accepted at") && !strings.Contains(out, "completed at") {
+		t.Errorf("covacdc resync printed:\n%s\nwant it accepted or completed", out)
 	}
 	testenv.Eventually(t, 60*time.Second, "the resync completed", func() bool {
 		cs := e.companyState(t, 1)
