@@ -263,6 +263,51 @@ func TestResyncRequestDuringResyncRestartsIt(t *testing.T) {
 	}
 }
 
+// A resync accepted after the caller read the cursor, but before its scan
+// began, does not make that scan a resync scan: the scan did not read from
+// the start, so its Complete leaves the resync for the next scan, which
+// publishes every customer.
+func TestResyncAcceptedAfterTheCursorWasReadWaitsForTheNextScan(t *testing.T) {
+	e := newEnv(t)
+	p := e.open(nil)
+	ctx := context.Background()
+	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	if err := e.runScan(ctx, p, 0, scanPlan{batches: [][]schema.Customer{customers(0, 6, 10)}, since: base}); err != nil {
+		t.Fatal(err)
+	}
+	read := p.Cursor(e.company) // the scan reads Cova from here: the recent changes only
+	e.accept(p, state.Resync{ID: "late"}, 1)
+	s := p.BeginScan(e.company, "scan-1", schema.Source{System: "cova", ScanID: "scan-1"}, ReadFrom(read))
+	if err := s.Publish(ctx, e.batch([]schema.Customer{customer(2, 11)}, nil, "scan-1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, base.Add(time.Hour), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if w := map[string][]string{gid(2): {"11:UPDATED:10"}}; !maps.EqualFunc(e.scanEvents("scan-1"), w, slices.Equal) {
+		t.Errorf("the recent scan's events %v, want %v", e.scanEvents("scan-1"), w)
+	}
+	cur := p.Cursor(e.company)
+	if cur.Resync == nil || cur.Resync.ID != "late" || cur.LastResync != nil {
+		t.Fatalf("cursor after a scan that did not read from the start: %+v, want the resync still active", cur)
+	}
+	s = p.BeginScan(e.company, "scan-2", schema.Source{System: "cova", ScanID: "scan-2"}, ReadFrom(cur))
+	for _, b := range [][]schema.Customer{customers(0, 2, 10), {customer(2, 11)}, customers(3, 6, 10)} {
+		if err := s.Publish(ctx, e.batch(b, nil, "scan-2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Complete(ctx, base.Add(2*time.Hour), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.scanEvents("scan-2"); len(got) != 6 {
+		t.Errorf("the resync scan published %d customers, want 6: %v", len(got), got)
+	}
+	if cur := p.Cursor(e.company); cur.Resync != nil || cur.LastResync == nil || cur.LastResync.ID != "late" {
+		t.Errorf("cursor after the resync scan: %+v, want it completed", cur)
+	}
+}
+
 // A signal is accepted once: its position commits with the acceptance, a
 // signal at or before it is refused, and a restore reads it back.
 func TestSignalIsAcceptedOnce(t *testing.T) {

@@ -41,8 +41,10 @@ type Scan struct {
 // the resync's scope that the resync has not published yet as a SNAPSHOT,
 // whatever its Version, and its Complete completes the resync. It must read
 // the company from Cursor(companyID).Since, which is ResyncSince while a
-// resync is active.
-func (p *Publisher) BeginScan(companyID int64, scanID string, source schema.Source) *Scan {
+// resync is active. A caller that read the cursor before it began reading
+// Cova passes ReadFrom with that cursor: a resync accepted in between then
+// waits for the next scan, since this one did not read from its start.
+func (p *Publisher) BeginScan(companyID int64, scanID string, source schema.Source, opts ...ScanOption) *Scan {
 	p.txnMu.Lock()
 	defer p.txnMu.Unlock()
 	s := &Scan{p: p, company: companyID, id: scanID, source: source}
@@ -51,11 +53,27 @@ func (p *Publisher) BeginScan(companyID int64, scanID string, source schema.Sour
 		return s
 	}
 	p.scans[companyID] = s
-	s.resync = newResyncScan(p.committed.activeResync(companyID))
+	active := p.committed.activeResync(companyID)
+	for _, o := range opts {
+		if o.readFrom != nil && (active == nil || o.readFrom.Resync == nil || o.readFrom.Resync.Seq != active.Seq) {
+			active = nil
+		}
+	}
+	s.resync = newResyncScan(active)
 	p.committed.began(companyID)
 	p.m.company(companyID)
 	return s
 }
+
+// ScanOption tells BeginScan how the scan reads Cova.
+type ScanOption struct {
+	readFrom *state.Cursor
+}
+
+// ReadFrom says the scan reads Cova from cur, the company's cursor as Cursor
+// returned it before the scan began: the scan publishes a resync only if cur
+// had it active (and it still is).
+func ReadFrom(cur state.Cursor) ScanOption { return ScanOption{readFrom: &cur} }
 
 // usable returns why s cannot take more work, if it cannot. Called with txnMu.
 func (s *Scan) usable() error {

@@ -204,7 +204,7 @@ func (p *Pipeline) scan(ctx context.Context, id int64) (changed bool, _ error) {
 	open := func(scanID string) {
 		if sc == nil {
 			src.ScanID = scanID
-			sc = p.pub.BeginScan(id, scanID, src)
+			sc = p.pub.BeginScan(id, scanID, src, publisher.ReadFrom(cur))
 		}
 	}
 	// A resync reads the company from the start (the cursor's Since says
