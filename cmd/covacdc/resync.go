@@ -88,7 +88,11 @@ func resyncMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // resyncCompany is the one company a resync is for.
 func resyncCompany(ids []string) (int64, error) {
-	if len(ids) != 1 {
+	switch len(ids) {
+	case 0:
+		return 0, usagef("--company-id: required: the company to resync")
+	case 1:
+	default:
 		return 0, usagef("--company-id: resync takes one company, got %d", len(ids))
 	}
 	var id int64

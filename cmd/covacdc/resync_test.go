@@ -243,3 +243,25 @@ func TestResyncKilledHalfwayPublishesEachCustomerOnce(t *testing.T) {
 		t.Errorf("%d events besides the resync's, want the initial load's 1500", got.others)
 	}
 }
+
+// TestResyncFlagMistakes: what resync is asked is checked before anything is
+// sent, each mistake naming its flag (and the variable it came from), exit 2.
+func TestResyncFlagMistakes(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, nil, "covacdc: --company-id: required: the company to resync"},
+		{nil, []string{"--company-id", "1,2"}, "covacdc: --company-id: resync takes one company, got 2"},
+		{[]string{"COVACDC_COMPANY_ID=1,2,3"}, nil, "covacdc: --company-id (from COVACDC_COMPANY_ID): resync takes one company, got 3"},
+		{nil, []string{"--company-id", "x"}, `covacdc: --company-id: must be a positive whole number, got "x"`},
+		{nil, []string{"--company-id", "1", "--customer-id", "nope,45b95f03-9774-4302-9212-018ff0fd33b5"}, `covacdc: --customer-id: not a customer GUID: "nope"`},
+		{nil, []string{"--company-id", "1", "--signal-topic", "covacdc.state"}, "covacdc: --signal-topic: the events, state, dead-letter and signal topics must differ"},
+	} {
+		p := start(t, tc.env, append([]string{"resync", "--kafka-brokers", "127.0.0.1:1"}, tc.args...)...)
+		if code := p.wait(t, 30*time.Second); code != 2 || !strings.Contains(p.stderr.String(), tc.want) {
+			t.Errorf("resync %q (env %q): exit %d, stderr %q; want 2 and %q", tc.args, tc.env, code, p.stderr, tc.want)
+		}
+	}
+}
