@@ -164,12 +164,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return nil
 }
 
-// startSignals opens the signal topic and accepts the requests already in
-// it. When the topic cannot be read it says why and returns nil: the
-// pipeline then captures changes without resyncs, unless they are Required.
+// startSignals opens the signal topic; with Once, it also accepts the
+// requests already in it, so that the one scan of each company sees them (a
+// pipeline that keeps running accepts them as they are read, and scans their
+// companies then: its first scans do not wait for the signal group, which a
+// killed predecessor may hold for a session timeout). When the topic cannot
+// be read it says why and returns nil: the pipeline then captures changes
+// without resyncs, unless they are Required.
 func (p *Pipeline) startSignals(ctx context.Context) (*signalWatcher, error) {
 	w, err := p.openSignals(ctx)
-	if err == nil {
+	if err == nil && p.cfg.Once {
 		if err = w.catchUp(ctx); err != nil {
 			w.close()
 		}
@@ -182,9 +186,15 @@ func (p *Pipeline) startSignals(ctx context.Context) (*signalWatcher, error) {
 	case p.cfg.Signals.Required:
 		return nil, err
 	}
+	p.warnNoSignals(err)
+	return nil, nil
+}
+
+// warnNoSignals says that resync requests are not read, why, and what to
+// grant.
+func (p *Pipeline) warnNoSignals(err error) {
 	p.log.Warn("resync requests are not read; changes are captured as usual", "err", err,
 		"fix", fmt.Sprintf("let this covacdc read and create topic %q and join group %q", p.cfg.Signals.Topic, SignalGroup(p.cfg.TransactionalID)))
-	return nil, nil
 }
 
 // scan runs one scan of a company and commits it with its new cursor. On any

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +32,33 @@ type parts struct {
 	pub    *publisher.Publisher
 	health *Health
 	reg    *prometheus.Registry
-	logs   *bytes.Buffer
+	logs   *lockedBuffer
+	log    *slog.Logger // writes to logs
+}
+
+// lockedBuffer is a log's buffer, written by the pipeline's goroutines and
+// read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
 }
 
 // newParts starts a simulator whose companies ids hold customers each, and
@@ -43,8 +71,9 @@ func newParts(t *testing.T, ids []int64, customers int, password string) *parts 
 	for _, id := range ids {
 		sim.Generate(id, customers)
 	}
-	p := &parts{sim: sim, kafka: kafkatest.New(t), topic: kafkatest.Name(t, "events"), reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
-	log := slog.New(slog.NewTextHandler(p.logs, nil))
+	p := &parts{sim: sim, kafka: kafkatest.New(t), topic: kafkatest.Name(t, "events"), reg: prometheus.NewRegistry(), logs: &lockedBuffer{}}
+	p.log = slog.New(slog.NewTextHandler(p.logs, nil))
+	log := p.log
 
 	pcfg := poller.DefaultConfig()
 	pcfg.BaseURL, pcfg.TokenURL = sim.BaseURL(), sim.TokenURL()
@@ -84,7 +113,7 @@ func newParts(t *testing.T, ids []int64, customers int, password string) *parts 
 // pipeline is a pipeline of the parts.
 func (p *parts) pipeline(ids []int64, interval time.Duration, once bool) *Pipeline {
 	return New(Config{CompanyIDs: ids, PollInterval: interval, Once: once, EndpointBase: "/crm", TransactionalID: "txn"},
-		p.client, p.pub, p.health, slog.New(slog.NewTextHandler(p.logs, nil)))
+		p.client, p.pub, p.health, p.log)
 }
 
 // committedEvents reads the events topic with read_committed until want
@@ -133,6 +162,23 @@ func pipelineGoroutines() []string {
 	return out
 }
 
+// checkNoGoroutinesLeft fails the test if goroutines of the pipeline still
+// run 1 s after Run returned. A goroutine Run waited for may still be on its
+// way out (past its WaitGroup's Done) for a moment; one it did not wait for
+// and that keeps working is what this catches.
+func checkNoGoroutinesLeft(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	left := pipelineGoroutines()
+	for len(left) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		left = pipelineGoroutines()
+	}
+	if len(left) > 0 {
+		t.Errorf("1 s after Run returned, %d goroutines of its own run:\n%s", len(left), strings.Join(left, "\n\n"))
+	}
+}
+
 // TestOncePublishesEveryCompanyAndJoinsItsGoroutines runs two companies'
 // initial loads with Once: Run returns nil with every customer published
 // once, both cursors committed, the scans timed, and no goroutine of its own
@@ -145,9 +191,7 @@ func TestOncePublishesEveryCompanyAndJoinsItsGoroutines(t *testing.T) {
 	if err := p.pipeline(ids, time.Hour, true).Run(ctx); err != nil {
 		t.Fatalf("Run: %v\nlogs:\n%s", err, p.logs)
 	}
-	if left := pipelineGoroutines(); len(left) > 0 {
-		t.Errorf("Run returned with %d goroutines of its own running:\n%s", len(left), strings.Join(left, "\n\n"))
-	}
+	checkNoGoroutinesLeft(t)
 	counts := p.committedEvents(t, 500)
 	if len(counts) != 500 {
 		t.Errorf("%d customers published, want 500", len(counts))
@@ -171,22 +215,32 @@ func TestOncePublishesEveryCompanyAndJoinsItsGoroutines(t *testing.T) {
 }
 
 // TestCancelStopsEveryScanAndTheReadinessWatch runs until a company's first
-// scan committed, then cancels: Run returns nil, none of its goroutines is
-// left (the readiness watch spends most of its time in a slow Kafka ping, so
-// a watch not waited for would still be in it), and covacdc_ready is 0.
+// scan committed and covacdc_ready is 1, then cancels while the readiness
+// watch is inside a Kafka ping that takes 150 ms to notice: Run returns nil
+// only once that ping has returned (none of its goroutines is left), and
+// covacdc_ready is 0.
 func TestCancelStopsEveryScanAndTheReadinessWatch(t *testing.T) {
 	ids := []int64{1}
 	p := newParts(t, ids, 50, covatest.DefaultPassword)
-	p.health.SetRestored(func(context.Context) error {
-		time.Sleep(40 * time.Millisecond)
-		return nil
+	var slow, pinging atomic.Bool
+	p.health.SetRestored(func(ctx context.Context) error {
+		if !slow.Load() {
+			return nil
+		}
+		pinging.Store(true)
+		defer pinging.Store(false)
+		<-ctx.Done()
+		time.Sleep(150 * time.Millisecond)
+		return ctx.Err()
 	}, p.pub.Companies)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.pipeline(ids, 50*time.Millisecond, false).Run(ctx) }()
+	go func() { done <- p.pipeline(ids, 200*time.Millisecond, false).Run(ctx) }()
 	testenv.Eventually(t, 30*time.Second, "the first scan committed and covacdc_ready 1", func() bool {
 		return p.pub.Cursor(1).Scans >= 2 && testutil.ToFloat64(p.health.m.ready) == 1
 	})
+	slow.Store(true)
+	testenv.Eventually(t, 10*time.Second, "the readiness watch in a ping", pinging.Load)
 	cancel()
 	select {
 	case err := <-done:
@@ -196,9 +250,10 @@ func TestCancelStopsEveryScanAndTheReadinessWatch(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return within 20 s of the cancel")
 	}
-	if left := pipelineGoroutines(); len(left) > 0 {
-		t.Errorf("Run returned with %d goroutines of its own running:\n%s", len(left), strings.Join(left, "\n\n"))
+	if pinging.Load() {
+		t.Error("Run returned while its readiness watch was still in a Kafka ping")
 	}
+	checkNoGoroutinesLeft(t)
 	if got := testutil.ToFloat64(p.health.m.ready); got != 0 {
 		t.Errorf("covacdc_ready %g after Run returned, want 0", got)
 	}

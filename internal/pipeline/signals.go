@@ -153,14 +153,30 @@ func (w *signalWatcher) catchUp(ctx context.Context) error {
 // watch handles requests until ctx is done (it returns nil) or the
 // publisher is fenced or closed (it returns why). Each accepted resync is
 // sent on wake, so that its company is scanned at once.
+// A signal topic that turns out unreadable (a missing grant) ends the watch
+// with a warning: changes are captured as before.
 func (w *signalWatcher) watch(ctx context.Context, wake chan<- int64) error {
 	for ctx.Err() == nil {
-		if err := w.poll(ctx, wake); err != nil && ctx.Err() == nil {
+		err := w.poll(ctx, wake)
+		var unreadable *unreadableError
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case errors.As(err, &unreadable):
+			w.p.warnNoSignals(err)
+			return nil
+		default:
 			return err
 		}
 	}
 	return nil
 }
+
+// unreadableError is a fetch error of the signal topic that retrying does
+// not mend.
+type unreadableError struct{ err error }
+
+func (e *unreadableError) Error() string { return e.err.Error() }
+func (e *unreadableError) Unwrap() error { return e.err }
 
 // poll reads the next records and handles them in order.
 func (w *signalWatcher) poll(ctx context.Context, wake chan<- int64) error {
@@ -170,11 +186,10 @@ func (w *signalWatcher) poll(ctx context.Context, wake chan<- int64) error {
 	}
 	if errs := fs.Errors(); len(errs) > 0 {
 		for _, e := range errs {
-			// Before the first scans, a lasting cause (a missing grant, a
-			// deleted topic) is reported at once rather than at the end
-			// of the catch-up's wait.
-			if wake == nil && !kerr.IsRetriable(e.Err) {
-				return fmt.Errorf("signal topic %q: %w", w.cfg.Topic, GrantHint(e.Err, "READ"))
+			// A lasting cause (a missing grant, a deleted topic) is
+			// reported at once, not warned about every second.
+			if !kerr.IsRetriable(e.Err) {
+				return &unreadableError{fmt.Errorf("signal topic %q: %w", w.cfg.Topic, GrantHint(e.Err, "READ"))}
 			}
 			w.p.log.Warn("reading the signal topic", "topic", e.Topic, "partition", e.Partition, "err", e.Err)
 		}
