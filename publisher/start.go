@@ -154,11 +154,15 @@ func (p *Publisher) checkStateNotLost(ctx context.Context, adm *kadm.Client, fou
 		ErrStateMissing, p.cfg.State.Topic, p.cfg.Topic, held)
 }
 
-// syncState commits a startup marker to every state partition (fencing any
-// older instance) and rebuilds the index from the state topic up to the markers.
+// syncState ends what earlier transactions left open (fence), commits a
+// startup marker to every state partition (fencing any older instance) and
+// rebuilds the index from the state topic up to the markers.
 // Called with no transaction open: by start, and by ready when the last
-// commit's outcome is unknown (txn.needReload).
+// transaction aborted or its commit's outcome is unknown (txn.needReload).
 func (p *Publisher) syncState(ctx context.Context) error {
+	if err := p.fence(ctx); err != nil {
+		return p.startErr(err)
+	}
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
 		return fmt.Errorf("publisher: %w", err)

@@ -2,7 +2,6 @@ package publisher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -29,7 +27,7 @@ type txn struct {
 
 	// Before the next transaction begins:
 	renew      bool // the client could not end its transaction: replace it
-	needReload bool // a commit's outcome is unknown: reread the state
+	needReload bool // a transaction aborted or a commit's outcome is unknown: fence, reread the state
 }
 
 type eventKey struct {
@@ -44,7 +42,8 @@ type dlqKey struct {
 
 // ready does, when no transaction is open, what the next one needs first: a
 // new client if the last could not end its transaction, and the state reread
-// if the last commit's outcome is unknown. Publish and Complete call it before
+// (after a fence) if the last transaction aborted or its commit's outcome is
+// unknown. Publish and Complete call it before
 // they read the state, so that they diff against, and count scans from, what
 // committed. Called with txnMu.
 func (p *Publisher) ready(ctx context.Context) error {
@@ -139,12 +138,12 @@ func (p *Publisher) endTxn(ctx context.Context, commit bool) error {
 		p.log.Error("fenced: another instance took over", "transactional_id", p.cfg.TransactionalID, "error", cause)
 		return p.fenced
 	}
-	// A commit that failed for any reason but "not attempted" or "abortable" may
-	// have committed on the broker: the retry with TryAbort cannot tell, so the
-	// state is reread before the next transaction.
-	if endErr != nil && !errors.Is(endErr, kerr.OperationNotAttempted) && !errors.Is(endErr, kerr.TransactionAbortable) {
-		p.txn.needReload = true
-	}
+	// The state is reread (after a fence) before the next transaction: a
+	// commit that failed may have committed on the broker, and an abort ends
+	// with its markers whatever else of this producer a broker left open on
+	// the partitions it reaches, records of a transaction acknowledged as
+	// committed among them (see fence).
+	p.txn.needReload = true
 	abortErr := p.abort()
 	p.txn.open = false
 	p.txnAborted()
