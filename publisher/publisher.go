@@ -87,6 +87,10 @@ type Publisher struct {
 
 	begun     time.Time // when New was called: the lag of a company before its first committed scan
 	companies []int64   // the companies WithCompanies named
+	// checked is where the events topic ended (its last stable offsets) when
+	// the state was last read: the next reread checks the state against the
+	// events committed since (repairState). Guarded by txnMu.
+	checked map[int32]int64
 
 	// txnMu guards every field from cl to closed.
 	txnMu sync.Mutex

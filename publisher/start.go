@@ -197,6 +197,23 @@ func (p *Publisher) syncState(ctx context.Context) error {
 	if err != nil {
 		return err // it names the state topic
 	}
+	// What the events topic holds from here on is checked against the state
+	// at the next reread (repair.go).
+	end, err := p.eventsEnd(ctx)
+	if err != nil {
+		return err
+	}
+	if p.checked != nil {
+		n, err := p.repairState(ctx, idx, p.checked, end)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			p.log.Warn("state mended: committed events whose state records Kafka lost; their versions are recorded again, so they are not published twice",
+				"customers", n, "topic", p.cfg.Topic)
+		}
+	}
+	p.checked = end
 	p.committed.restored(idx)
 	p.txn.pending = state.NewPending(idx)
 	p.txn.needReload = false
