@@ -769,6 +769,7 @@ func (e *env) check(t *testing.T) kafkatest.CheckReport {
 	t.Logf("independent consumer (read_committed, %v): customers %d of %d expected, events %d, duplicates %d, regressions %d, missing %d, unexpected %d, malformed %d, partitions %d",
 		time.Since(start).Round(100*time.Millisecond), r.Customers, r.ExpectedCustomers, r.Events, r.Duplicates,
 		r.Regressions, r.Missing, r.Unexpected, r.Malformed, r.Partitions)
+	logMended(t)
 	if !r.OK {
 		t.Errorf("the independent consumer found violations on %s:\n%s", e.topic, r.Output)
 		logTransactions(t)
@@ -1088,6 +1089,23 @@ var (
 
 // transactionWords pick the log lines that tell a transaction's fate.
 var transactionWords = []string{"transaction", "Kafka client", "state restored", "scan failed", "fenced", "level=ERROR", `"level":"ERROR"`, `"level":"WARN"`}
+
+// logMended logs the lines in which a covacdc the test ran mended its state
+// from the events topic: a broker lost a transaction's markers, and without
+// the mending the scan after it would have published its events again.
+func logMended(t *testing.T) {
+	t.Helper()
+	startedMu.Lock()
+	procs := started[t.Name()]
+	startedMu.Unlock()
+	for i, p := range procs {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			if strings.Contains(line, "state mended") {
+				t.Logf("covacdc #%d (%s) mended its state: %s", i+1, p.name, line)
+			}
+		}
+	}
+}
 
 // logTransactions logs, after a violation, the lines of every covacdc the test
 // ran that say how its transactions ended, so that a failure seen once in CI
