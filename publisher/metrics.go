@@ -157,8 +157,8 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, cs := range companies {
 		id := strconv.FormatInt(cs.CompanyID, 10)
-		ch <- prometheus.MustNewConstMetric(g.tracked, prometheus.GaugeValue, float64(cs.Tracked), id)
-		ch <- prometheus.MustNewConstMetric(g.cursorTS, prometheus.GaugeValue, unix(cs.Cursor.Since), id)
+		ch <- companymetrics.Gauge(g.tracked, "company_id", id, float64(cs.Tracked))
+		ch <- companymetrics.Gauge(g.cursorTS, "company_id", id, unix(cs.Cursor.Since))
 		// Everything changed before the last committed scan started is on the
 		// events topic; a cursor of an older build has no ScanStarted.
 		caughtUp := g.p.begun
@@ -168,17 +168,17 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 		case cs.HasCursor:
 			caughtUp = cs.Cursor.Since
 		}
-		ch <- prometheus.MustNewConstMetric(g.lag, prometheus.GaugeValue, max(0, now.Sub(caughtUp).Seconds()), id)
+		ch <- companymetrics.Gauge(g.lag, "company_id", id, max(0, now.Sub(caughtUp).Seconds()))
 		t, ok := last[cs.CompanyID]
 		if !ok && cs.HasCursor {
 			t = cs.Cursor.ScanFinished
 		}
-		ch <- prometheus.MustNewConstMetric(g.lastSuccess, prometheus.GaugeValue, unix(t), id)
+		ch <- companymetrics.Gauge(g.lastSuccess, "company_id", id, unix(t))
 		active := 0.0
 		if cs.Cursor.Resync != nil {
 			active = 1
 		}
-		ch <- prometheus.MustNewConstMetric(g.resyncActive, prometheus.GaugeValue, active, id)
+		ch <- companymetrics.Gauge(g.resyncActive, "company_id", id, active)
 		ch <- prometheus.MustNewConstMetric(g.resyncCustomers, prometheus.CounterValue, float64(resynced[cs.CompanyID]), id)
 	}
 }

@@ -7,6 +7,13 @@
 // every family of the company, and the other label values (codes, outcomes,
 // change types) by every company.
 //
+// A scrape builds client_golang's image of every series and keeps all of it
+// until the text is written: with thousands of companies that image sets the
+// heap's peak. So the series at zero (most counters, every histogram without
+// observation) share one read-only image, a histogram's image is allocated in
+// one piece, and Gauge makes the per-company gauges a collector reports at
+// scrape time from interned label pairs.
+//
 // The families implement prometheus.Collector and are exposed as
 // client_golang's CounterVec and HistogramVec would expose them, less the
 // created timestamps (which only the protobuf format carries); each series is
@@ -163,10 +170,21 @@ func (c *Counter) Add(v float64) {
 // Desc implements prometheus.Metric.
 func (c *Counter) Desc() *prometheus.Desc { return c.desc }
 
+// zeroCounter is the image of every counter at zero, shared: most of a
+// company's counters (a dead letter count for every reason) stay at zero, and
+// a scrape that built an image for each would allocate for all of them. Like
+// the label pairs, it is read-only.
+var zeroCounter = &dto.Counter{Value: new(float64)}
+
 // Write implements prometheus.Metric.
 func (c *Counter) Write(m *dto.Metric) error {
-	v := math.Float64frombits(c.bits.Load())
 	m.Label = c.labels
+	bits := c.bits.Load()
+	if bits == 0 {
+		m.Counter = zeroCounter
+		return nil
+	}
+	v := math.Float64frombits(bits)
 	m.Counter = &dto.Counter{Value: &v}
 	return nil
 }
@@ -191,9 +209,17 @@ func NewHistogramVec(opts prometheus.HistogramOpts, labels []string) *HistogramV
 	if !slices.IsSorted(upper) {
 		panic("companymetrics: " + opts.Name + ": buckets not sorted")
 	}
+	// The image of every series without observation, shared as zeroCounter is:
+	// a company's histogram of errors stays empty, and so does every
+	// histogram until the company's first scan ends.
+	var zero uint64
+	empty := &dto.Histogram{SampleCount: &zero, SampleSum: new(float64), Bucket: make([]*dto.Bucket, len(upper))}
+	for i := range upper {
+		empty.Bucket[i] = &dto.Bucket{CumulativeCount: &zero, UpperBound: &upper[i]}
+	}
 	v := &HistogramVec{}
 	v.f = newFamily(opts.Name, opts.Help, labels, func(p []*dto.LabelPair) *Histogram {
-		return &Histogram{desc: v.f.desc, labels: p, upper: upper, counts: make([]uint64, len(upper))}
+		return &Histogram{desc: v.f.desc, labels: p, upper: upper, counts: make([]uint64, len(upper)), empty: empty}
 	})
 	return v
 }
@@ -215,7 +241,8 @@ func (v *HistogramVec) Collect(ch chan<- prometheus.Metric) {
 type Histogram struct {
 	desc   *prometheus.Desc
 	labels []*dto.LabelPair
-	upper  []float64 // shared by the family's series
+	upper  []float64      // shared by the family's series
+	empty  *dto.Histogram // the image without observation, shared likewise
 	mu     sync.Mutex
 	counts []uint64 // by bucket, not cumulative
 	count  uint64
@@ -237,23 +264,41 @@ func (h *Histogram) Observe(v float64) {
 // Desc implements prometheus.Metric.
 func (h *Histogram) Desc() *prometheus.Desc { return h.desc }
 
+// histogramImage is what one scrape of a histogram allocates, in one piece
+// rather than one allocation a bucket.
+type histogramImage struct {
+	h      dto.Histogram
+	count  uint64
+	sum    float64
+	cum    []uint64
+	bucket []dto.Bucket
+	ptrs   []*dto.Bucket
+}
+
 // Write implements prometheus.Metric.
 func (h *Histogram) Write(m *dto.Metric) error {
+	m.Label = h.labels
 	h.mu.Lock()
-	count, sum := h.count, h.sum
-	cum := make([]uint64, len(h.counts))
+	if h.count == 0 {
+		h.mu.Unlock()
+		m.Histogram = h.empty
+		return nil
+	}
+	k := len(h.counts)
+	img := &histogramImage{count: h.count, sum: h.sum, cum: make([]uint64, k)}
 	var n uint64
 	for i, c := range h.counts {
 		n += c
-		cum[i] = n
+		img.cum[i] = n
 	}
 	h.mu.Unlock()
-	buckets := make([]*dto.Bucket, len(cum))
-	for i := range cum {
-		buckets[i] = &dto.Bucket{CumulativeCount: &cum[i], UpperBound: &h.upper[i]}
+	img.bucket, img.ptrs = make([]dto.Bucket, k), make([]*dto.Bucket, k)
+	for i := range k {
+		img.bucket[i].CumulativeCount, img.bucket[i].UpperBound = &img.cum[i], &h.upper[i]
+		img.ptrs[i] = &img.bucket[i]
 	}
-	m.Label = h.labels
-	m.Histogram = &dto.Histogram{SampleCount: &count, SampleSum: &sum, Bucket: buckets}
+	img.h.SampleCount, img.h.SampleSum, img.h.Bucket = &img.count, &img.sum, img.ptrs
+	m.Histogram = &img.h
 	return nil
 }
 
@@ -262,3 +307,54 @@ func (h *Histogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
 
 // Collect implements prometheus.Collector.
 func (h *Histogram) Collect(ch chan<- prometheus.Metric) { ch <- h }
+
+// Gauge returns a gauge of desc, whose one variable label is label, at
+// value v: what prometheus.MustNewConstMetric returns, for a collector that
+// reports a gauge for each company at scrape time, without building the
+// label pair of each company anew at every scrape (the pairs are interned
+// with the families') nor checking the label values again.
+func Gauge(desc *prometheus.Desc, label, value string, v float64) prometheus.Metric {
+	return &gauge{desc: desc, labels: singleLabel(label, value), v: v}
+}
+
+type gauge struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	v      float64
+}
+
+// zeroGauge is the image of every gauge at zero, shared as zeroCounter is.
+var zeroGauge = &dto.Gauge{Value: new(float64)}
+
+func (g *gauge) Desc() *prometheus.Desc { return g.desc }
+
+func (g *gauge) Write(m *dto.Metric) error {
+	m.Label = g.labels
+	if g.v == 0 && !math.Signbit(g.v) {
+		m.Gauge = zeroGauge
+		return nil
+	}
+	m.Gauge = &dto.Gauge{Value: &g.v}
+	return nil
+}
+
+// singles interns the label pair lists of one pair, as pairs interns pairs.
+var singles struct {
+	sync.Mutex
+	m map[[2]string][]*dto.LabelPair
+}
+
+func singleLabel(name, value string) []*dto.LabelPair {
+	singles.Lock()
+	defer singles.Unlock()
+	if singles.m == nil {
+		singles.m = make(map[[2]string][]*dto.LabelPair)
+	}
+	k := [2]string{name, value}
+	l := singles.m[k]
+	if l == nil {
+		l = []*dto.LabelPair{pair(name, value)}
+		singles.m[k] = l
+	}
+	return l
+}
