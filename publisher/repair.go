@@ -146,26 +146,37 @@ func (p *Publisher) repairState(ctx context.Context, idx *state.Index, from, to 
 	if len(recs) == 0 {
 		return 0, nil
 	}
+	if err := p.commitRecords(ctx, recs); err != nil {
+		return 0, fmt.Errorf("writing the versions of %d customers whose events committed without them: %w", len(recs), err)
+	}
+	return len(recs), nil
+}
+
+// commitRecords writes recs in a transaction of their own and commits it;
+// when that fails it aborts (a failed abort marks the client for renewal)
+// and returns why. Called with txnMu and no transaction open.
+func (p *Publisher) commitRecords(ctx context.Context, recs []*kgo.Record) error {
 	if err := p.cl.BeginTransaction(); err != nil {
-		return 0, err
+		return err
 	}
 	for _, r := range recs {
 		p.cl.Produce(ctx, r, p.promise)
 	}
+	// The flush stops with the caller (a shutdown during start-up); ending
+	// the transaction is not cut short (its outcome would be unknown).
+	flushCtx, cancelFlush := context.WithTimeout(ctx, p.cfg.EndTimeout)
+	defer cancelFlush()
 	endCtx, cancel := p.endCtx(ctx)
 	defer cancel()
-	err = p.cl.Flush(endCtx)
+	err := p.cl.Flush(flushCtx)
 	if perr := p.produced.take(); err == nil {
 		err = perr
 	}
 	if err == nil {
 		err = p.cl.EndTransaction(endCtx, kgo.TryCommit)
 	}
-	if err != nil {
-		if !isFenced(err) {
-			_ = p.abort() // err says why; a failed abort marks the client for renewal
-		}
-		return 0, fmt.Errorf("writing the versions of %d customers whose events committed without them: %w", len(recs), err)
+	if err != nil && !isFenced(err) {
+		_ = p.abort() // err says why
 	}
-	return len(recs), nil
+	return err
 }

@@ -167,30 +167,16 @@ func (p *Publisher) syncState(ctx context.Context) error {
 	if _, err := rand.Read(nonce); err != nil {
 		return fmt.Errorf("publisher: %w", err)
 	}
-	if err := p.cl.BeginTransaction(); err != nil {
-		return p.startErr(err)
-	}
+	markers := make([]*kgo.Record, 0, p.parts)
 	for part := range p.parts {
-		p.cl.Produce(ctx, &kgo.Record{
+		markers = append(markers, &kgo.Record{
 			Topic:     p.cfg.State.Topic,
 			Partition: part,
 			Key:       state.MarkerKey(part),
 			Value:     state.MarkerValue(nonce),
-		}, p.promise)
+		})
 	}
-	endCtx, cancel := p.endCtx(ctx)
-	defer cancel()
-	err := p.cl.Flush(ctx)
-	if perr := p.produced.take(); err == nil {
-		err = perr
-	}
-	if err == nil {
-		err = p.cl.EndTransaction(endCtx, kgo.TryCommit)
-	}
-	if err != nil {
-		if !isFenced(err) {
-			_ = p.abort() // err says why; a failed abort marks the client for renewal
-		}
+	if err := p.commitRecords(ctx, markers); err != nil {
 		return p.startErr(err)
 	}
 	idx, stats, err := state.RestoreUntilMarker(ctx, p.cfg.State.Topic, nonce, p.cfg.KafkaOpts...)
