@@ -69,7 +69,11 @@ func resyncMain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("signal topic %q: writing the request: %w", f.Run.SignalTopic, pipeline.GrantHint(err, "WRITE"))
 	}
 	scope := "every customer"
-	if n := len(f.CustomerIDs); n > 0 {
+	switch n := len(f.CustomerIDs); n {
+	case 0:
+	case 1:
+		scope = "1 customer"
+	default:
 		scope = fmt.Sprintf("%d customers", n)
 	}
 	fmt.Fprintf(stdout, "resync %s of company %d (%s) requested: %s partition %d offset %d\n", sig.ID, company, scope, rec.Topic, rec.Partition, rec.Offset)
