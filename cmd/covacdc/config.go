@@ -306,8 +306,10 @@ type runConfig struct {
 	RegistryURL  string
 	MetricsAddr  string
 	SignalTopic  string // where resync requests are read
-	// requireSignals: a signal topic that cannot be read fails the run
-	// (covacdc resync doing the work itself needs it) instead of a warning.
+	// requireSignals: covacdc resync does the work itself. A signal topic
+	// that cannot be read fails the run instead of a warning, and requests
+	// for the deployment's other companies are accepted for it to carry out
+	// when it next runs, not passed over.
 	requireSignals bool
 	LogFormat      string
 	LogLevel       string

@@ -151,7 +151,7 @@ func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prom
 
 	var signals *pipeline.SignalConfig
 	if cfg.SignalTopic != "" {
-		signals = &pipeline.SignalConfig{Topic: cfg.SignalTopic, KafkaOpts: kopts, Required: cfg.requireSignals}
+		signals = &pipeline.SignalConfig{Topic: cfg.SignalTopic, KafkaOpts: kopts, Required: cfg.requireSignals, AnyCompany: cfg.requireSignals}
 	}
 	return pipeline.New(pipeline.Config{
 		CompanyIDs:      cfg.CompanyIDs,

@@ -28,6 +28,11 @@ type SignalConfig struct {
 	// caught up with in time, fail Run; otherwise Run warns and goes on
 	// capturing changes without resyncs.
 	Required bool
+	// AnyCompany accepts requests for companies this pipeline does not
+	// scan, for the deployment that does to carry out when it next runs
+	// (covacdc resync doing one company's resync itself); otherwise they
+	// are passed over.
+	AnyCompany bool
 }
 
 // signalWatcher reads the signal topic as a member of the deployment's
@@ -223,7 +228,7 @@ func (w *signalWatcher) handle(ctx context.Context, r *kgo.Record, wake chan<- i
 		return nil
 	}
 	sig, rs, err := parseResyncSignal(r.Value)
-	if err == nil && !slices.Contains(w.p.cfg.CompanyIDs, sig.CompanyID) {
+	if err == nil && !w.cfg.AnyCompany && !slices.Contains(w.p.cfg.CompanyIDs, sig.CompanyID) {
 		err = fmt.Errorf("company %d is not one of this covacdc's --company-id", sig.CompanyID)
 	}
 	log := w.p.log.With("signal_partition", r.Partition, "signal_offset", r.Offset)

@@ -145,3 +145,34 @@ func TestUnreadableSignalTopicIsAWarning(t *testing.T) {
 		t.Errorf("the log does not warn that resyncs are off, naming the group:\n%s", logs)
 	}
 }
+
+// TestSignalsForOtherCompaniesAreKeptWhenAcceptingAny: covacdc resync doing
+// company 1's resync itself finds a request for company 9 (which the
+// deployment polls, not this run) before its own: both are accepted, company
+// 9's left active for the deployment, company 1's carried out.
+func TestSignalsForOtherCompaniesAreKeptWhenAcceptingAny(t *testing.T) {
+	ids := []int64{1}
+	p := newParts(t, ids, 20, covatest.DefaultPassword)
+	topic := kafkatest.Name(t, "signals")
+	other, own := NewResyncSignal(9, nil, "test", time.Now()), NewResyncSignal(1, nil, "test", time.Now())
+	p.sendSignals(t, topic,
+		&kgo.Record{Key: []byte("txn"), Value: other.Value()},
+		&kgo.Record{Key: []byte("txn"), Value: own.Value()},
+	)
+	pl := p.pipeline(ids, time.Hour, true)
+	pl.cfg.Signals = &SignalConfig{Topic: topic, KafkaOpts: p.kafka.Opts(), Required: true, AnyCompany: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := pl.Run(ctx); err != nil {
+		t.Fatalf("Run: %v\nlogs:\n%s", err, p.logs)
+	}
+	if cur := p.pub.Cursor(9); cur.Resync == nil || cur.Resync.ID != other.ID {
+		t.Errorf("company 9's cursor %+v: want its resync accepted and left active", cur)
+	}
+	if cur := p.pub.Cursor(1); cur.LastResync == nil || cur.LastResync.ID != own.ID {
+		t.Errorf("company 1's cursor %+v: want its resync completed", cur)
+	}
+	if strings.Contains(p.logs.String(), "passed over") {
+		t.Errorf("a request was passed over:\n%s", p.logs)
+	}
+}
