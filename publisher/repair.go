@@ -2,9 +2,11 @@ package publisher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/covacdc/covacdc/schema"
 	"github.com/covacdc/covacdc/state"
@@ -40,6 +42,10 @@ func (p *Publisher) eventsEnd(ctx context.Context) (map[int32]int64, error) {
 	return out, nil
 }
 
+// idleEnd is how long reading the events stops waiting for more once they
+// stop coming (see lastVersions).
+const idleEnd = 5 * time.Second
+
 // repairKey is a customer of a company.
 type repairKey struct {
 	company int64
@@ -72,14 +78,21 @@ func (p *Publisher) lastVersions(ctx context.Context, from, to map[int32]int64) 
 		return nil, err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
-	defer cancel()
 	for len(consume) > 0 {
-		fs := cl.PollFetches(ctx)
+		// Everything before the offsets to is decided, so a fetch returns it
+		// at once; a poll that waits idleEnd for more has read it all, though
+		// no record marked a partition's last offset (its last records were
+		// aborted, and the marker that aborted them lies past to).
+		pollCtx, cancel := context.WithTimeout(ctx, idleEnd)
+		fs := cl.PollFetches(pollCtx)
+		cancel()
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("events topic %q: reading its committed events up to %v: %w", p.cfg.Topic, to, err)
+			return nil, err
 		}
-		if err := fs.Err0(); err != nil {
+		if fs.NumRecords() == 0 && pollCtx.Err() != nil {
+			break
+		}
+		if err := fs.Err0(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("events topic %q: %w", p.cfg.Topic, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
