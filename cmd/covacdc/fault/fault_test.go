@@ -1090,19 +1090,41 @@ var (
 // transactionWords pick the log lines that tell a transaction's fate.
 var transactionWords = []string{"transaction", "Kafka client", "state restored", "scan failed", "fenced", "level=ERROR", `"level":"ERROR"`, `"level":"WARN"`}
 
+// processLines are the lines of one covacdc the test ran that keep chose.
+type processLines struct {
+	n     int // 1 for the first covacdc the test started
+	name  string
+	lines []string
+}
+
+// startedLines returns, for every covacdc the test ran, the lines of its
+// stderr for which keep is true.
+func startedLines(t *testing.T, keep func(line string) bool) []processLines {
+	startedMu.Lock()
+	procs := started[t.Name()]
+	startedMu.Unlock()
+	out := make([]processLines, 0, len(procs))
+	for i, p := range procs {
+		pl := processLines{n: i + 1, name: p.name}
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			if keep(line) {
+				pl.lines = append(pl.lines, line)
+			}
+		}
+		out = append(out, pl)
+	}
+	return out
+}
+
 // logMended logs the lines in which a covacdc the test ran mended its state
 // from the events topic: a broker lost a transaction's markers, and without
 // the mending the scan after it would have published its events again.
 func logMended(t *testing.T) {
 	t.Helper()
-	startedMu.Lock()
-	procs := started[t.Name()]
-	startedMu.Unlock()
-	for i, p := range procs {
-		for _, line := range strings.Split(p.stderr.String(), "\n") {
-			if strings.Contains(line, "state mended") {
-				t.Logf("covacdc #%d (%s) mended its state: %s", i+1, p.name, line)
-			}
+	mended := func(line string) bool { return strings.Contains(line, "state mended") }
+	for _, pl := range startedLines(t, mended) {
+		for _, line := range pl.lines {
+			t.Logf("covacdc #%d (%s) mended its state: %s", pl.n, pl.name, line)
 		}
 	}
 }
@@ -1112,22 +1134,19 @@ func logMended(t *testing.T) {
 // can be read from its output.
 func logTransactions(t *testing.T) {
 	t.Helper()
-	startedMu.Lock()
-	procs := started[t.Name()]
-	startedMu.Unlock()
-	for i, p := range procs {
-		var kept []string
-		for _, line := range strings.Split(p.stderr.String(), "\n") {
-			for _, w := range transactionWords {
-				if strings.Contains(line, w) {
-					kept = append(kept, line)
-					break
-				}
+	tellsFate := func(line string) bool {
+		for _, w := range transactionWords {
+			if strings.Contains(line, w) {
+				return true
 			}
 		}
+		return false
+	}
+	for _, pl := range startedLines(t, tellsFate) {
+		kept := pl.lines
 		if len(kept) > 80 {
 			kept = append(kept[:40], append([]string{fmt.Sprintf("... %d lines ...", len(kept)-80)}, kept[len(kept)-40:]...)...)
 		}
-		t.Logf("covacdc #%d (%s), its transactions:\n%s", i+1, p.name, strings.Join(kept, "\n"))
+		t.Logf("covacdc #%d (%s), its transactions:\n%s", pl.n, pl.name, strings.Join(kept, "\n"))
 	}
 }
