@@ -20,10 +20,7 @@ func TestRereadMendsStateFromCommittedEvents(t *testing.T) {
 	e := newEnv(t)
 	p := e.open(nil)
 	ctx := context.Background()
-	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	if err := e.runScan(ctx, p, 0, scanPlan{batches: [][]schema.Customer{customers(0, 5, 10)}, since: base}); err != nil {
-		t.Fatal(err)
-	}
+	base := e.published(ctx, p, 5)
 
 	// Customer 5's version 3 is on the events topic, without its state record.
 	cl, err := kgo.NewClient(e.c.Opts()...)

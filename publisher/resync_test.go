@@ -36,6 +36,18 @@ func (e *env) scanEvents(scans ...string) map[string][]string {
 
 func gid(n int) string { s, _ := guid(n); return s }
 
+// published commits a first scan ("scan-0") of customers 0 to n-1 at
+// version 10 and returns the cursor it wrote: where the tests' next scans
+// start from.
+func (e *env) published(ctx context.Context, p *Publisher, n int) time.Time {
+	e.t.Helper()
+	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	if err := e.runScan(ctx, p, 0, scanPlan{batches: [][]schema.Customer{customers(0, n, 10)}, since: base}); err != nil {
+		e.t.Fatal(err)
+	}
+	return base
+}
+
 func (e *env) accept(p *Publisher, r state.Resync, next int64) state.Resync {
 	e.t.Helper()
 	got, err := p.AcceptResync(context.Background(), e.company, r, 0, next)
@@ -61,10 +73,7 @@ func TestResyncPublishesEveryCustomerOnce(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	p := e.open(reg)
 	ctx := context.Background()
-	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	if err := e.runScan(ctx, p, 0, scanPlan{batches: [][]schema.Customer{customers(0, 5, 10)}, since: base}); err != nil {
-		t.Fatal(err)
-	}
+	base := e.published(ctx, p, 5)
 	label := fmt.Sprint(e.company)
 	if v := testutil.ToFloat64(mustCollector(t, reg, "covacdc_resync_in_progress", label)); v != 0 {
 		t.Errorf("covacdc_resync_in_progress = %v before any resync, want 0", v)
@@ -202,10 +211,7 @@ func TestResyncOfListedCustomers(t *testing.T) {
 	e := newEnv(t)
 	p := e.open(nil)
 	ctx := context.Background()
-	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	if err := e.runScan(ctx, p, 0, scanPlan{batches: [][]schema.Customer{customers(0, 5, 10)}, since: base}); err != nil {
-		t.Fatal(err)
-	}
+	base := e.published(ctx, p, 5)
 	_, id1 := guid(1)
 	_, id3 := guid(3)
 	e.accept(p, state.Resync{ID: "two", Customers: [][16]byte{id1, id3}}, 1)
@@ -226,10 +232,7 @@ func TestResyncRequestDuringResyncRestartsIt(t *testing.T) {
 	e := newEnv(t)
 	p := e.open(nil)
 	ctx := context.Background()
-	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	if err := e.runScan(ctx, p, 0, scanPlan{batches: [][]schema.Customer{customers(0, 6, 10)}, since: base}); err != nil {
-		t.Fatal(err)
-	}
+	base := e.published(ctx, p, 6)
 	first := e.accept(p, state.Resync{ID: "first"}, 1)
 	s := p.BeginScan(e.company, "scan-1", schema.Source{System: "cova", ScanID: "scan-1"})
 	if err := s.Publish(ctx, e.batch(customers(0, 3, 10), nil, "scan-1")); err != nil {
@@ -271,10 +274,7 @@ func TestResyncAcceptedAfterTheCursorWasReadWaitsForTheNextScan(t *testing.T) {
 	e := newEnv(t)
 	p := e.open(nil)
 	ctx := context.Background()
-	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	if err := e.runScan(ctx, p, 0, scanPlan{batches: [][]schema.Customer{customers(0, 6, 10)}, since: base}); err != nil {
-		t.Fatal(err)
-	}
+	base := e.published(ctx, p, 6)
 	read := p.Cursor(e.company) // the scan reads Cova from here: the recent changes only
 	e.accept(p, state.Resync{ID: "late"}, 1)
 	s := p.BeginScan(e.company, "scan-1", schema.Source{System: "cova", ScanID: "scan-1"}, ReadFrom(read))
