@@ -85,101 +85,70 @@ func (m *metrics) skipped(company string, n *skips) {
 
 // register registers every family at once, as one collector: a scrape while
 // New runs sees all of them or none, never some.
-func (m *metrics) register(r prometheus.Registerer, g *gauges) (prometheus.Collector, error) {
-	all := collectors{m.events, m.unchanged, m.stale, m.deadLetters, m.txns, m.txnDuration, g}
+func (m *metrics) register(r prometheus.Registerer, g *companymetrics.GaugeSet) (prometheus.Collector, error) {
+	all := companymetrics.Collectors{m.events, m.unchanged, m.stale, m.deadLetters, m.txns, m.txnDuration, g}
 	return all, r.Register(all)
 }
 
-// collectors is several collectors registered as one.
-type collectors []prometheus.Collector
-
-func (cs collectors) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range cs {
-		c.Describe(ch)
-	}
+// newGauges returns the per-company state, read at scrape time from the
+// committed index, so lag keeps growing while a company is stuck.
+func newGauges(p *Publisher) *companymetrics.GaugeSet {
+	return companymetrics.NewGaugeSet([]companymetrics.GaugeOpts{
+		{Name: "covacdc_tracked_customers", Help: "Customers with a published Version."},
+		{Name: "covacdc_cursor_timestamp_seconds",
+			Help: "The company cursor's Since (where its next scan starts, the lookback before the last scan's start), as a Unix time; 0 for the beginning."},
+		{Name: "covacdc_lag_seconds",
+			Help: "How stale the company's events may be: now minus the start, on Cova's clock, of its last committed scan, which published every change made before it " +
+				"(about the poll interval plus a scan's duration when healthy; the cursor's lookback is not counted). Before its first committed scan: since covacdc started."},
+		{Name: "covacdc_last_success_timestamp_seconds", Help: "When the company's last scan committed, as a Unix time; 0 before its first."},
+		{Name: "covacdc_resync_in_progress",
+			Help: "1 while a resync of the company is requested or under way (committed to the state topic), else 0."},
+		{Name: "covacdc_resync_customers_total",
+			Help: "Customers committed as SNAPSHOT events by resyncs of the company since covacdc started.", Counter: true},
+	}, p.readGauges)
 }
 
-func (cs collectors) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range cs {
-		c.Collect(ch)
-	}
-}
-
-// gauges reports the per-company state at scrape time from the committed index,
-// so lag keeps growing while a company is stuck.
-type gauges struct {
-	p                                   *Publisher
-	tracked, cursorTS, lag, lastSuccess *prometheus.Desc
-	resyncActive, resyncCustomers       *prometheus.Desc
-}
-
-func newGauges(p *Publisher) *gauges {
-	l := []string{"company_id"}
-	return &gauges{
-		p:       p,
-		tracked: prometheus.NewDesc("covacdc_tracked_customers", "Customers with a published Version.", l, nil),
-		cursorTS: prometheus.NewDesc("covacdc_cursor_timestamp_seconds",
-			"The company cursor's Since (where its next scan starts, the lookback before the last scan's start), as a Unix time; 0 for the beginning.", l, nil),
-		lag: prometheus.NewDesc("covacdc_lag_seconds",
-			"How stale the company's events may be: now minus the start, on Cova's clock, of its last committed scan, which published every change made before it "+
-				"(about the poll interval plus a scan's duration when healthy; the cursor's lookback is not counted). Before its first committed scan: since covacdc started.", l, nil),
-		lastSuccess: prometheus.NewDesc("covacdc_last_success_timestamp_seconds", "When the company's last scan committed, as a Unix time; 0 before its first.", l, nil),
-		resyncActive: prometheus.NewDesc("covacdc_resync_in_progress",
-			"1 while a resync of the company is requested or under way (committed to the state topic), else 0.", l, nil),
-		resyncCustomers: prometheus.NewDesc("covacdc_resync_customers_total",
-			"Customers committed as SNAPSHOT events by resyncs of the company since covacdc started.", l, nil),
-	}
-}
-
-func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	ch <- g.tracked
-	ch <- g.cursorTS
-	ch <- g.lag
-	ch <- g.lastSuccess
-	ch <- g.resyncActive
-	ch <- g.resyncCustomers
-}
-
-func (g *gauges) Collect(ch chan<- prometheus.Metric) {
-	now := g.p.now()
-	last := g.p.committed.lastSuccesses()
-	resynced := g.p.committed.resyncCounts()
-	companies := g.p.Companies()
+// readGauges yields each company's gauges, in the order of newGauges.
+func (p *Publisher) readGauges(yield func(company string, values ...float64)) {
+	now := p.now()
+	last := p.committed.lastSuccesses()
+	resynced := p.committed.resyncCounts()
+	companies := p.Companies()
 	known := make(map[int64]bool, len(companies))
 	for _, cs := range companies {
 		known[cs.CompanyID] = true
 	}
-	for _, id := range g.p.companies {
+	for _, id := range p.companies {
 		if !known[id] {
 			known[id] = true
-			companies = append(companies, state.CompanyState{CompanyID: id, Cursor: g.p.Cursor(id)})
+			companies = append(companies, state.CompanyState{CompanyID: id, Cursor: p.Cursor(id)})
 		}
 	}
 	for _, cs := range companies {
-		id := strconv.FormatInt(cs.CompanyID, 10)
-		ch <- companymetrics.Gauge(g.tracked, "company_id", id, float64(cs.Tracked))
-		ch <- companymetrics.Gauge(g.cursorTS, "company_id", id, unix(cs.Cursor.Since))
 		// Everything changed before the last committed scan started is on the
 		// events topic; a cursor of an older build has no ScanStarted.
-		caughtUp := g.p.begun
+		caughtUp := p.begun
 		switch {
 		case cs.HasCursor && !cs.Cursor.ScanStarted.IsZero():
 			caughtUp = cs.Cursor.ScanStarted
 		case cs.HasCursor:
 			caughtUp = cs.Cursor.Since
 		}
-		ch <- companymetrics.Gauge(g.lag, "company_id", id, max(0, now.Sub(caughtUp).Seconds()))
 		t, ok := last[cs.CompanyID]
 		if !ok && cs.HasCursor {
 			t = cs.Cursor.ScanFinished
 		}
-		ch <- companymetrics.Gauge(g.lastSuccess, "company_id", id, unix(t))
 		active := 0.0
 		if cs.Cursor.Resync != nil {
 			active = 1
 		}
-		ch <- companymetrics.Gauge(g.resyncActive, "company_id", id, active)
-		ch <- prometheus.MustNewConstMetric(g.resyncCustomers, prometheus.CounterValue, float64(resynced[cs.CompanyID]), id)
+		yield(strconv.FormatInt(cs.CompanyID, 10),
+			float64(cs.Tracked),
+			unix(cs.Cursor.Since),
+			max(0, now.Sub(caughtUp).Seconds()),
+			unix(t),
+			active,
+			float64(resynced[cs.CompanyID]))
 	}
 }
 

@@ -90,7 +90,7 @@ func heapAlloc() int64 {
 }
 
 // gather returns the metric families of reg.
-func gather(t *testing.T, reg *prometheus.Registry) []string {
+func gather(t *testing.T, reg prometheus.Gatherer) []string {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {

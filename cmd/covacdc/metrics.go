@@ -1,21 +1,25 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/companymetrics"
 	"github.com/covacdc/covacdc/internal/pipeline"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 )
@@ -36,8 +40,8 @@ func buildVersion() string {
 
 // newRegistry returns the process registry with the Go and process collectors.
 // Every component registers on it; nothing uses the global registry.
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
+func newRegistry() *companymetrics.Registry {
+	reg := companymetrics.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -73,13 +77,13 @@ type metricsServer struct {
 // startMetricsServer serves /metrics, /healthz, /readyz and /status on addr.
 // Scrapes wait until registered is closed (or their client gives up), so the
 // first one sees every family.
-func startMetricsServer(addr string, gatherer prometheus.Gatherer, registered <-chan struct{}, h *pipeline.Health, log *slog.Logger) (*metricsServer, error) {
+func startMetricsServer(addr string, reg *companymetrics.Registry, registered <-chan struct{}, h *pipeline.Health, log *slog.Logger) (*metricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
-	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	metrics := metricsHandler(reg, log)
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-registered:
@@ -121,6 +125,67 @@ func startMetricsServer(addr string, gatherer prometheus.Gatherer, registered <-
 		}
 	}()
 	return s, nil
+}
+
+// metricsHandler serves the registry in the text exposition format, which
+// every Prometheus reads, gzipped when the client accepts it. The families
+// covacdc keeps for every company are written from their series as the
+// response goes out (companymetrics.Registry.WriteText): through
+// client_golang's Gather a scrape of 5,000 companies held an image of each of
+// their 285,000 series until the last line was written.
+func metricsHandler(reg *companymetrics.Registry, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+		w.Header().Set("Vary", "Accept-Encoding")
+		var out io.Writer = w
+		var gz *gzip.Writer
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			gz = gzipWriters.Get().(*gzip.Writer)
+			defer gzipWriters.Put(gz)
+			gz.Reset(w)
+			out = gz
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+		var started countingWriter
+		started.w = out
+		err := reg.WriteText(&started)
+		if err == nil && gz != nil {
+			err = gz.Close()
+		}
+		if err == nil {
+			return
+		}
+		log.Warn("metrics scrape failed", "err", err)
+		if started.n == 0 {
+			w.Header().Del("Content-Encoding")
+			http.Error(w, "covacdc: gathering metrics: "+err.Error(), http.StatusInternalServerError)
+		}
+	}
+}
+
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+// acceptsGzip says whether an Accept-Encoding header admits gzip.
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
+		}
+	}
+	return false
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 // shutdown stops the server within the context's deadline. Safe on nil.

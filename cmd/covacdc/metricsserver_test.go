@@ -1,14 +1,20 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/companymetrics"
 	"github.com/covacdc/covacdc/internal/pipeline"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -53,16 +59,7 @@ func TestMetricsDefaultPortAvoidsPrometheus(t *testing.T) {
 // TestMetricsServerTimeouts: a client that sends slowly, reads slowly or idles
 // cannot hold a connection of the metrics server for ever.
 func TestMetricsServerTimeouts(t *testing.T) {
-	s, err := startMetricsServer("127.0.0.1:0", prometheus.NewRegistry(), closed(), pipeline.NewHealth(time.Second, nil, nil), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		s.shutdown(ctx)
-	}()
-	srv := s.srv
+	srv := startTestMetricsServer(t, companymetrics.NewRegistry()).srv
 	for name, d := range map[string]time.Duration{
 		"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
 		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout,
@@ -77,9 +74,98 @@ func TestMetricsServerTimeouts(t *testing.T) {
 	}
 }
 
+// startTestMetricsServer serves reg on a port of its own until the test ends.
+func startTestMetricsServer(t *testing.T, reg *companymetrics.Registry) *metricsServer {
+	t.Helper()
+	s, err := startMetricsServer("127.0.0.1:0", reg, closed(), pipeline.NewHealth(time.Second, nil, nil), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s.shutdown(ctx)
+	})
+	return s
+}
+
 // closed is a channel that is already closed.
 func closed() <-chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
+}
+
+// failingCollector reports one metric that cannot be written.
+type failingCollector struct{ desc *prometheus.Desc }
+
+func (f failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
+func (f failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(f.desc, errors.New("broken on purpose"))
+}
+
+// TestMetricsEndpointServesEveryFamily: /metrics serves, plain or gzipped,
+// every family the registry gathers, with every series, in the text format a
+// Prometheus parses; a collector that fails gives a 500 naming the failure,
+// never a partial page with status 200.
+func TestMetricsEndpointServesEveryFamily(t *testing.T) {
+	reg := newRegistry()
+	registerUp(reg).Set(1)
+	events := companymetrics.NewCounterVec(prometheus.CounterOpts{Name: "covacdc_events_published_total", Help: "Events."}, []string{"company_id", "change_type"})
+	reg.MustRegister(events)
+	for id := range 30 {
+		events.WithLabelValues(strconv.Itoa(id), "CREATED").Add(float64(id))
+	}
+	want := map[string]int{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		want[mf.GetName()] = len(mf.GetMetric())
+	}
+	s := startTestMetricsServer(t, reg)
+	scrape := func(encoding string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+s.addr+"/metrics", nil)
+		req.Header.Set("Accept-Encoding", encoding)
+		resp, err := http.DefaultTransport.RoundTrip(req) // the transport alone does not gunzip
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body io.Reader = resp.Body
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			if body, err = gzip.NewReader(resp.Body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	for _, encoding := range []string{"identity", "gzip"} {
+		resp, body := scrape(encoding)
+		if got := resp.Header.Get("Content-Encoding"); (got == "gzip") != (encoding == "gzip") {
+			t.Errorf("Accept-Encoding %s: Content-Encoding %q", encoding, got)
+		}
+		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+			t.Fatalf("Accept-Encoding %s: status %d, Content-Type %q", encoding, resp.StatusCode, ct)
+		}
+		got := map[string]int{}
+		for name, mf := range families(t, string(body)) {
+			got[name] = len(mf.GetMetric())
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("Accept-Encoding %s: /metrics has series by family %v, the registry gathers %v", encoding, got, want)
+		}
+	}
+
+	reg.MustRegister(failingCollector{prometheus.NewDesc("covacdc_broken", "Broken.", nil, nil)})
+	resp, body := scrape("gzip")
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "broken on purpose") {
+		t.Errorf("with a failing collector: status %d, body %q; want 500 naming the failure", resp.StatusCode, body)
+	}
 }

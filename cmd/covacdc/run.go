@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/covacdc/covacdc/internal/companymetrics"
 	"github.com/covacdc/covacdc/internal/pipeline"
 	"github.com/covacdc/covacdc/poller"
 	"github.com/covacdc/covacdc/publisher"
 	"github.com/covacdc/covacdc/schema"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 )
@@ -55,7 +55,7 @@ type pipelineHooks struct {
 // cancelled (then it returns nil after a clean shutdown), a fatal error
 // occurs, or, with --once, every company has been scanned once. It owns every
 // goroutine it starts.
-func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *prometheus.Registry, hooks *pipelineHooks) error {
+func runPipeline(ctx context.Context, cfg runConfig, log *slog.Logger, reg *companymetrics.Registry, hooks *pipelineHooks) error {
 	if hooks == nil {
 		hooks = &pipelineHooks{}
 	}

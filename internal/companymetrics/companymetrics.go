@@ -7,12 +7,14 @@
 // every family of the company, and the other label values (codes, outcomes,
 // change types) by every company.
 //
-// A scrape builds client_golang's image of every series and keeps all of it
-// until the text is written: with thousands of companies that image sets the
-// heap's peak. So the series at zero (most counters, every histogram without
-// observation) share one read-only image, a histogram's image is allocated in
-// one piece, and Gauge makes the per-company gauges a collector reports at
-// scrape time from interned label pairs.
+// A scrape through client_golang's Gather builds an image of every series and
+// keeps all of it until the text is written: with thousands of companies that
+// image set the heap's peak. So a Registry writes /metrics for these families
+// line by line from their series (WriteText), and leaves only the others to
+// Gather. Gather still works for every family (tests and tools use it): there
+// the series at zero share one read-only image, a histogram's image is
+// allocated in one piece, and a GaugeSet's gauges are built from interned
+// label pairs.
 //
 // The families implement prometheus.Collector and are exposed as
 // client_golang's CounterVec and HistogramVec would expose them, less the
@@ -37,6 +39,8 @@ import (
 // names, and the series by label values.
 type family[S any] struct {
 	desc   *prometheus.Desc
+	name   string // the desc's, which it does not give
+	help   string
 	labels []string
 	mu     sync.RWMutex
 	series map[string]*S
@@ -46,6 +50,8 @@ type family[S any] struct {
 func newFamily[S any](name, help string, labels []string, newS func([]*dto.LabelPair) *S) family[S] {
 	return family[S]{
 		desc:   prometheus.NewDesc(name, help, labels, nil),
+		name:   name,
+		help:   help,
 		labels: slices.Clone(labels),
 		series: make(map[string]*S),
 		newS:   newS,
@@ -307,36 +313,6 @@ func (h *Histogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
 
 // Collect implements prometheus.Collector.
 func (h *Histogram) Collect(ch chan<- prometheus.Metric) { ch <- h }
-
-// Gauge returns a gauge of desc, whose one variable label is label, at
-// value v: what prometheus.MustNewConstMetric returns, for a collector that
-// reports a gauge for each company at scrape time, without building the
-// label pair of each company anew at every scrape (the pairs are interned
-// with the families') nor checking the label values again.
-func Gauge(desc *prometheus.Desc, label, value string, v float64) prometheus.Metric {
-	return &gauge{desc: desc, labels: singleLabel(label, value), v: v}
-}
-
-type gauge struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
-	v      float64
-}
-
-// zeroGauge is the image of every gauge at zero, shared as zeroCounter is.
-var zeroGauge = &dto.Gauge{Value: new(float64)}
-
-func (g *gauge) Desc() *prometheus.Desc { return g.desc }
-
-func (g *gauge) Write(m *dto.Metric) error {
-	m.Label = g.labels
-	if g.v == 0 && !math.Signbit(g.v) {
-		m.Gauge = zeroGauge
-		return nil
-	}
-	m.Gauge = &dto.Gauge{Value: &g.v}
-	return nil
-}
 
 // singles interns the label pair lists of one pair, as pairs interns pairs.
 var singles struct {
