@@ -45,9 +45,9 @@ func newMetrics(r prometheus.Registerer, companies []int64) (*metrics, error) {
 	}
 	for _, id := range companies {
 		label := companyLabel(id)
-		m.fetched.WithLabelValues(label)
-		m.throttled.WithLabelValues(label)
-		m.requests.WithLabelValues(label, "200")
+		m.fetched.Zero(label)
+		m.throttled.Zero(label)
+		m.requests.Zero(label, "200")
 	}
 	for _, outcome := range []string{"ok", "rejected", "error"} {
 		m.auth.WithLabelValues(outcome)

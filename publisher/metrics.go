@@ -60,14 +60,10 @@ func newMetrics() *metrics {
 // and rate() and increase() see their first rise.
 func (m *metrics) company(id int64) {
 	label := strconv.FormatInt(id, 10)
-	m.unchanged.WithLabelValues(label)
-	m.stale.WithLabelValues(label)
-	for _, t := range []schema.ChangeType{schema.Snapshot, schema.Created, schema.Updated} {
-		m.events.WithLabelValues(label, t.String())
-	}
-	for _, reason := range DeadLetterReasons() {
-		m.deadLetters.WithLabelValues(label, reason)
-	}
+	m.unchanged.Zero(label)
+	m.stale.Zero(label)
+	m.events.Zero(label, schema.Snapshot.String(), schema.Created.String(), schema.Updated.String())
+	m.deadLetters.Zero(label, DeadLetterReasons()...)
 }
 
 // skips counts the customers of a batch that were not published.

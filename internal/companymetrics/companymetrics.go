@@ -44,6 +44,7 @@ type family[S any] struct {
 	labels []string
 	mu     sync.RWMutex
 	series map[string]*S
+	zero   zeros
 	newS   func(pairs []*dto.LabelPair) *S
 }
 
@@ -77,6 +78,7 @@ func (f *family[S]) with(values []string) *S {
 	if s = f.series[key]; s == nil {
 		s = f.newS(labelPairs(f.labels, values))
 		f.series[key] = s
+		f.made(values)
 	}
 	return s
 }
@@ -147,7 +149,16 @@ func (v *CounterVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.f.desc }
 // Collect implements prometheus.Collector: one metric a series.
 func (v *CounterVec) Collect(ch chan<- prometheus.Metric) {
 	v.f.each(func(c *Counter) { ch <- c })
+	v.f.eachZero(func(labels []*dto.LabelPair) { ch <- &Counter{desc: v.f.desc, labels: labels} })
 }
+
+// Zero makes the company's series exist at zero, one for each of others as
+// the value of the family's second label (none for a family labelled by
+// company alone), where they do not exist yet: they are exposed from the
+// first scrape, so that rate() and increase() see their first rise, and
+// until a value is counted in them they cost a bit each, not a series. The
+// family's first label must be the company's.
+func (v *CounterVec) Zero(company string, others ...string) { v.f.zeroAt(company, others) }
 
 // Counter is one series of a CounterVec. It is a prometheus.Metric and a
 // prometheus.Collector of itself.
@@ -202,7 +213,11 @@ func (c *Counter) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *Counter) Collect(ch chan<- prometheus.Metric) { ch <- c }
 
 // HistogramVec is a family of histograms labelled by company (and maybe more).
-type HistogramVec struct{ f family[Histogram] }
+type HistogramVec struct {
+	f     family[Histogram]
+	upper []float64      // the buckets' upper bounds
+	empty *dto.Histogram // the image of a series without observation
+}
 
 // NewHistogramVec returns a histogram family named, described and bucketed by
 // opts (Name, Help and Buckets, which must be sorted) with the given label
@@ -223,7 +238,7 @@ func NewHistogramVec(opts prometheus.HistogramOpts, labels []string) *HistogramV
 	for i := range upper {
 		empty.Bucket[i] = &dto.Bucket{CumulativeCount: &zero, UpperBound: &upper[i]}
 	}
-	v := &HistogramVec{}
+	v := &HistogramVec{upper: upper, empty: empty}
 	v.f = newFamily(opts.Name, opts.Help, labels, func(p []*dto.LabelPair) *Histogram {
 		return &Histogram{desc: v.f.desc, labels: p, upper: upper, counts: make([]uint64, len(upper)), empty: empty}
 	})
@@ -240,7 +255,17 @@ func (v *HistogramVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.f.desc }
 // Collect implements prometheus.Collector: one metric a series.
 func (v *HistogramVec) Collect(ch chan<- prometheus.Metric) {
 	v.f.each(func(h *Histogram) { ch <- h })
+	v.f.eachZero(func(labels []*dto.LabelPair) { ch <- v.zeroSeries(labels) })
 }
+
+// zeroSeries is a histogram without observation, for a scrape.
+func (v *HistogramVec) zeroSeries(labels []*dto.LabelPair) *Histogram {
+	return &Histogram{desc: v.f.desc, labels: labels, upper: v.upper, empty: v.empty}
+}
+
+// Zero makes the company's series exist without observation, as
+// CounterVec.Zero does.
+func (v *HistogramVec) Zero(company string, others ...string) { v.f.zeroAt(company, others) }
 
 // Histogram is one series of a HistogramVec. It is a prometheus.Metric and a
 // prometheus.Collector of itself.

@@ -3,7 +3,6 @@ package companymetrics
 import (
 	"bufio"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -97,60 +96,48 @@ func writeFloat(w textWriter, v float64) {
 	}
 }
 
-// sorted returns the family's series in the order Gather sorts them: by their
-// label values, the labels taken in name order.
-func sorted[S any](f *family[S], labels func(*S) []*dto.LabelPair) []*S {
-	f.mu.RLock()
-	out := make([]*S, 0, len(f.series))
-	for _, s := range f.series {
-		out = append(out, s)
-	}
-	f.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *S) int {
-		la, lb := labels(a), labels(b)
-		for i := range min(len(la), len(lb)) {
-			if c := strings.Compare(la[i].GetValue(), lb[i].GetValue()); c != 0 {
-				return c
-			}
-		}
-		return len(la) - len(lb)
-	})
-	return out
-}
-
 func (v *CounterVec) writeText(w textWriter) {
-	series := sorted(&v.f, func(c *Counter) []*dto.LabelPair { return c.labels })
+	series := v.f.entries(func(c *Counter) []*dto.LabelPair { return c.labels })
 	if len(series) == 0 {
 		return
 	}
 	writeHeader(w, v.f.name, v.f.help, "counter")
-	for _, c := range series {
-		writeSample(w, v.f.name, "", c.labels, nil, math.Float64frombits(c.bits.Load()))
+	for _, e := range series {
+		var value float64
+		if e.s != nil {
+			value = math.Float64frombits(e.s.bits.Load())
+		}
+		writeSample(w, v.f.name, "", e.labels, nil, value)
 	}
 }
 
 func (v *HistogramVec) writeText(w textWriter) {
-	series := sorted(&v.f, func(h *Histogram) []*dto.LabelPair { return h.labels })
+	series := v.f.entries(func(h *Histogram) []*dto.LabelPair { return h.labels })
 	if len(series) == 0 {
 		return
 	}
 	writeHeader(w, v.f.name, v.f.help, "histogram")
-	var counts []uint64
-	for _, h := range series {
-		h.mu.Lock()
-		counts = append(counts[:0], h.counts...)
-		count, sum := h.count, h.sum
-		h.mu.Unlock()
+	counts := make([]uint64, len(v.upper))
+	for _, e := range series {
+		clear(counts)
+		var count uint64
+		var sum float64
+		if h := e.s; h != nil {
+			h.mu.Lock()
+			copy(counts, h.counts)
+			count, sum = h.count, h.sum
+			h.mu.Unlock()
+		}
 		var cum uint64
 		for i, c := range counts {
 			cum += c
-			writeSample(w, v.f.name, "_bucket", h.labels, &h.upper[i], float64(cum))
+			writeSample(w, v.f.name, "_bucket", e.labels, &v.upper[i], float64(cum))
 		}
-		if n := len(h.upper); n == 0 || !math.IsInf(h.upper[n-1], +1) {
+		if n := len(v.upper); n == 0 || !math.IsInf(v.upper[n-1], +1) {
 			inf := math.Inf(+1)
-			writeSample(w, v.f.name, "_bucket", h.labels, &inf, float64(count))
+			writeSample(w, v.f.name, "_bucket", e.labels, &inf, float64(count))
 		}
-		writeSample(w, v.f.name, "_sum", h.labels, nil, sum)
-		writeSample(w, v.f.name, "_count", h.labels, nil, float64(count))
+		writeSample(w, v.f.name, "_sum", e.labels, nil, sum)
+		writeSample(w, v.f.name, "_count", e.labels, nil, float64(count))
 	}
 }

@@ -304,9 +304,7 @@ func newMetrics(reg prometheus.Registerer, companies []int64) *metrics {
 		}),
 	}
 	for _, id := range companies {
-		for _, outcome := range []string{"ok", "error"} {
-			m.scanDuration.WithLabelValues(companyLabel(id), outcome)
-		}
+		m.scanDuration.Zero(companyLabel(id), "ok", "error")
 	}
 	if reg != nil {
 		reg.MustRegister(m.scanDuration, m.ready, m.effectiveInterval)
