@@ -218,7 +218,7 @@ func benchPage(b *testing.B, read func(*elemReader) error) {
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()
 	for b.Loop() {
-		er := newElemReader(bytes.NewReader(page))
+		er := newElemReader(bytes.NewReader(page), -1)
 		n := 0
 		for {
 			err := read(er)

@@ -64,7 +64,7 @@ func FuzzElemReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var want []json.RawMessage
 		valid := json.Unmarshal(body, &want) == nil && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("["))
-		er := newElemReader(&oneByte{body})
+		er := newElemReader(&oneByte{body}, -1)
 		var got [][]byte
 		for {
 			el, err := er.next()

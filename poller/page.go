@@ -85,7 +85,7 @@ func (s *scan) fetchPage(ctx context.Context, skip, lazy int) *page {
 // readPage reads the first PageSize+1 elements of resp into p. It leaves resp
 // open in p when there are more (the server ignored paging), else closes it.
 func (s *scan) readPage(p *page, resp *response, lazy int) error {
-	er := newElemReader(resp.body)
+	er := newElemReader(resp.body, resp.size)
 	limit := s.c.cfg.PageSize + 1
 	if p.cs == nil {
 		p.cs, p.info = s.pageMem(min(limit, 1024))

@@ -20,6 +20,7 @@ import (
 // slot and its per-request timeout; it must be called exactly once.
 type response struct {
 	body io.Reader
+	size int64     // the body's length as the server declared it; -1 when unknown
 	date time.Time // the server's Date header; zero when absent
 
 	closeOnce sync.Once
@@ -93,7 +94,11 @@ func (c *Client) get(ctx context.Context, companyID int64, u string, a *attempts
 			body, err := decompressed(resp)
 			if err == nil {
 				c.pacer.answered()
-				r := &response{body: body, date: date}
+				size := resp.ContentLength
+				if body != io.Reader(resp.Body) {
+					size = -1 // decompressed here
+				}
+				r := &response{body: body, size: size, date: date}
 				r.closeFn = func() {
 					resp.Body.Close()
 					cancel()

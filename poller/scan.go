@@ -491,7 +491,7 @@ func (s *scan) resume(ctx context.Context, p *page, cause error) (*elemReader, m
 			return nil, nil, 0, err
 		}
 		p.resp = resp
-		er := newElemReader(resp.body)
+		er := newElemReader(resp.body, resp.size)
 		tail := s.tail.keys()
 		if s.tail.handed == 0 {
 			return er, tail, 0, nil

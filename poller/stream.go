@@ -33,8 +33,17 @@ type elemReader struct {
 	first      bool // no element yet
 }
 
-func newElemReader(r io.Reader) *elemReader {
-	return &elemReader{r: r, buf: make([]byte, chunkSize), first: true}
+// newElemReader reads r, whose length is size when the server declared it
+// (else -1): a short body, such as the empty page that ends every scan and
+// every idle poll, gets a read buffer of its length and minRead, not one of
+// chunkSize, which thousands of companies polled would otherwise allocate
+// and drop every interval.
+func newElemReader(r io.Reader, size int64) *elemReader {
+	n := chunkSize
+	if size >= 0 && size < chunkSize-minRead {
+		n = int(size) + minRead
+	}
+	return &elemReader{r: r, buf: make([]byte, n), first: true}
 }
 
 // more reads more input, keeping buf[start:end]; false at the end of input.
@@ -366,7 +375,7 @@ func (e *elemReader) preview() string {
 // error wrapping ErrMalformedResponse. A Customer's strings keep alive the read
 // buffer they were decoded from: copy what is kept for long.
 func DecodeResponse(body io.Reader, fn func(schema.Customer, *RecordError) error) error {
-	er := newElemReader(body)
+	er := newElemReader(body, -1)
 	var c schema.Customer
 	for {
 		c = schema.Customer{}

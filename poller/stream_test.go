@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ func (e *elemReader) next() ([]byte, error) {
 // decoded alone by DecodeCustomer. It returns the elements and the error that
 // ended the stream (nil after a well-formed array).
 func splitThenDecode(body []byte) ([]decodedElem, error) {
-	er := newElemReader(bytes.NewReader(body))
+	er := newElemReader(bytes.NewReader(body), -1)
 	var out []decodedElem
 	for {
 		raw, err := er.next()
@@ -64,7 +65,11 @@ type decodedElem struct {
 // readElems reads the elements of r as fetchPage does: the first lazy ones with
 // nextLazy, the rest with nextElem, until the end of the array or an error.
 func readElems(r io.Reader, lazy int) ([]schema.Customer, []elemInfo, error) {
-	er := newElemReader(r)
+	return readElemsFrom(newElemReader(r, -1), lazy)
+}
+
+// readElemsFrom is readElems from a reader made by the caller.
+func readElemsFrom(er *elemReader, lazy int) ([]schema.Customer, []elemInfo, error) {
 	var cs []schema.Customer
 	var info []elemInfo
 	for {
@@ -340,4 +345,45 @@ func FuzzIdentity(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDeclaredLengthSizesTheReadBuffer: a body whose length the server
+// declared is read into a buffer of that length and a margin, with the same
+// customers as a body of unknown length, whatever the sizes of the reads; and
+// the empty page that ends every scan and every idle poll costs a small
+// buffer, not 256 KB.
+func TestDeclaredLengthSizesTheReadBuffer(t *testing.T) {
+	page := typicalPage(t)
+	raw := string(typicalRecord(t))
+	three := []byte("[" + raw + "," + raw + "," + raw + "]")
+	for _, body := range [][]byte{[]byte("[]"), []byte(" [ ] "), three, page} {
+		want, err := decodeInPlace(bytes.NewReader(body), 0)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", len(body), err)
+		}
+		for _, n := range []int{1, 7, 4096, len(body)} {
+			cs, info, err := readElemsFrom(newElemReader(&pieces{body, n}, int64(len(body))), 0)
+			if err != nil {
+				t.Fatalf("%d bytes read %d at a time: %v", len(body), n, err)
+			}
+			got := make([]decodedElem, len(cs))
+			for i := range cs {
+				got[i] = decodedElem{c: cs[i], rerr: info[i].rerr}
+			}
+			sameElems(t, fmt.Sprintf("%d bytes read %d at a time", len(body), n), got, want)
+		}
+	}
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const reads = 50
+	for range reads {
+		if _, _, err := readElemsFrom(newElemReader(strings.NewReader("[]"), 2), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / reads; per > 32<<10 {
+		t.Errorf("reading an empty page of declared length allocates %d bytes, want at most 32 KB (256 KB when the length is unknown)", per)
+	}
 }
