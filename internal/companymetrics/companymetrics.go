@@ -109,7 +109,10 @@ func pair(name, value string) *dto.LabelPair {
 	k := [2]string{name, value}
 	p := pairs.m[k]
 	if p == nil {
-		p = &dto.LabelPair{Name: &name, Value: &value}
+		// Copies: taking the parameters' addresses would move them to the
+		// heap on every call, not only on this one.
+		n, v := name, value
+		p = &dto.LabelPair{Name: &n, Value: &v}
 		pairs.m[k] = p
 	}
 	return p

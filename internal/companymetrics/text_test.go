@@ -2,6 +2,7 @@ package companymetrics
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"runtime"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 // constGauges reports a gauge and a counter for each of n companies with
@@ -185,4 +187,60 @@ func TestWriteTextOfManyCompaniesAllocatesLittle(t *testing.T) {
 		t.Errorf("a scrape allocates %d bytes for each company (%d counters, 2 histograms, 2 gauges), want at most %d", per, reasons, limit)
 	}
 	t.Logf("%d bytes a company a scrape, %d bytes of text", per, text.Len()/companies)
+}
+
+// BenchmarkScrape writes /metrics for 5,000 companies as covacdc keeps them
+// (11 dead-letter reasons and 3 change types at zero but SNAPSHOT, a
+// scan-duration histogram of two outcomes, 6 gauges): through client_golang's
+// Gather and text encoder, and with WriteText.
+func BenchmarkScrape(b *testing.B) {
+	const companies = 5000
+	reg := NewRegistry()
+	dead := NewCounterVec(prometheus.CounterOpts{Name: "x_dead_letters_total", Help: "X."}, []string{"company_id", "reason"})
+	events := NewCounterVec(prometheus.CounterOpts{Name: "x_events_total", Help: "X."}, []string{"company_id", "change_type"})
+	scans := NewHistogramVec(prometheus.HistogramOpts{Name: "x_scan_seconds", Help: "X.",
+		Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}}, []string{"company_id", "outcome"})
+	gauges := make([]GaugeOpts, 6)
+	for i := range gauges {
+		gauges[i] = GaugeOpts{Name: "x_gauge" + strconv.Itoa(i), Help: "X."}
+	}
+	reg.MustRegister(dead, events, scans, NewGaugeSet(gauges, func(yield func(string, ...float64)) {
+		for id := range companies {
+			yield(strconv.Itoa(id), 1, 2, 3, 4, 5, 6)
+		}
+	}))
+	reasons := make([]string, 11)
+	for i := range reasons {
+		reasons[i] = "reason" + strconv.Itoa(i)
+	}
+	for id := range companies {
+		company := strconv.Itoa(id)
+		dead.Zero(company, reasons...)
+		events.Zero(company, "SNAPSHOT", "CREATED", "UPDATED")
+		events.WithLabelValues(company, "SNAPSHOT").Add(100)
+		scans.Zero(company, "ok", "error")
+		scans.WithLabelValues(company, "ok").Observe(1.5)
+	}
+	b.Run("gather", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			mfs, err := reg.Gather()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, mf := range mfs {
+				if _, err := expfmt.MetricFamilyToText(io.Discard, mf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("writetext", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := reg.WriteText(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
