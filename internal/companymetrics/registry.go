@@ -144,9 +144,13 @@ func (r *Registry) Gather() ([]*dto.MetricFamily, error) {
 // package's families, each from its series. An error of Gather is returned
 // before anything is written.
 func (r *Registry) WriteText(w io.Writer) error {
+	// What is registered is read at once, so that a scrape sees all of a
+	// Collectors or none; the writing, which lasts as long as the client
+	// reads, holds no lock that Register waits for.
 	r.mu.RLock()
-	defer r.mu.RUnlock()
 	mfs, err := r.plain.Gather()
+	text := slices.Clone(r.text)
+	r.mu.RUnlock()
 	if err != nil {
 		return err
 	}
@@ -156,7 +160,7 @@ func (r *Registry) WriteText(w io.Writer) error {
 			return err
 		}
 	}
-	for _, f := range r.text {
+	for _, f := range text {
 		f.writeText(textWriter{bw})
 	}
 	return bw.Flush()

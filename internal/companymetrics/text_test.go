@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
@@ -243,4 +244,48 @@ func BenchmarkScrape(b *testing.B) {
 			}
 		}
 	})
+}
+
+// blockingWriter blocks every write until release is closed.
+type blockingWriter struct{ started, release chan struct{} }
+
+func (b *blockingWriter) Write(p []byte) (int, error) {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return len(p), nil
+}
+
+// TestSlowScrapeDoesNotHoldRegistration: a scraper that reads slowly (the
+// server gives it up to 30 s) must not hold up a component registering its
+// metrics meanwhile.
+func TestSlowScrapeDoesNotHoldRegistration(t *testing.T) {
+	reg := NewRegistry()
+	events := NewCounterVec(prometheus.CounterOpts{Name: "x_events_total", Help: "X."}, []string{"company_id"})
+	reg.MustRegister(events)
+	for id := range 3000 {
+		events.WithLabelValues(strconv.Itoa(id)).Inc()
+	}
+	w := &blockingWriter{started: make(chan struct{}, 1), release: make(chan struct{})}
+	scraped := make(chan error, 1)
+	go func() { scraped <- reg.WriteText(w) }()
+	<-w.started
+	registered := make(chan error, 1)
+	go func() {
+		registered <- reg.Register(prometheus.NewGauge(prometheus.GaugeOpts{Name: "x_up", Help: "X."}))
+	}()
+	select {
+	case err := <-registered:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Register still waits for a scrape whose client does not read")
+	}
+	close(w.release)
+	if err := <-scraped; err != nil {
+		t.Error(err)
+	}
 }
