@@ -77,10 +77,10 @@ func (r *Registry) Register(c prometheus.Collector) error {
 	return nil
 }
 
-// plainCollector is what of c goes to the plain registry: c itself when none
-// of it is a family of this package, so that Unregister finds it.
+// plainCollector is what of c goes to the plain registry: c itself unless it
+// is a Collectors (then parts(c) is c alone), so that Unregister finds it.
 func plainCollector(c prometheus.Collector, plain Collectors) prometheus.Collector {
-	if len(plain) == 1 && plain[0] == c {
+	if _, bundle := c.(Collectors); !bundle {
 		return c
 	}
 	return plain

@@ -289,3 +289,33 @@ func TestSlowScrapeDoesNotHoldRegistration(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// uncomparable is a collector of a type that == cannot compare.
+type uncomparable struct {
+	desc  *prometheus.Desc
+	notes []string
+}
+
+func (u uncomparable) Describe(ch chan<- *prometheus.Desc) { ch <- u.desc }
+func (u uncomparable) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(u.desc, prometheus.GaugeValue, float64(len(u.notes)))
+}
+
+// TestRegistryTakesAnyCollector: a collector of any type registers, is
+// written, and unregisters, as on client_golang's registry.
+func TestRegistryTakesAnyCollector(t *testing.T) {
+	reg := NewRegistry()
+	c := uncomparable{prometheus.NewDesc("x_notes", "X.", nil, nil), []string{"a", "b"}}
+	if err := reg.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := writeText(t, reg); !strings.Contains(got, "x_notes 2") {
+		t.Errorf("WriteText writes %q, want x_notes 2", got)
+	}
+	if !reg.Unregister(c) {
+		t.Error("Unregister returned false")
+	}
+	if got := writeText(t, reg); got != "" {
+		t.Errorf("after Unregister, WriteText writes %q", got)
+	}
+}
