@@ -36,6 +36,25 @@ func (f *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.h.ServeHTTP(w, r)
 }
 
+// countedClient serves sim through a handler that counts the requests under
+// way, and returns a client of it with the given budget.
+func countedClient(t *testing.T, sim http.Handler, requestsPerMinute int) (*Client, *inFlight) {
+	t.Helper()
+	count := &inFlight{h: sim}
+	srv := httptest.NewServer(count)
+	t.Cleanup(srv.Close)
+	cfg := DefaultConfig()
+	cfg.BaseURL, cfg.TokenURL = srv.URL+"/crm", srv.URL+"/v1/oauth2/token"
+	cfg.ClientID, cfg.ClientSecret = covatest.DefaultClientID, covatest.DefaultClientSecret
+	cfg.Username, cfg.Password = covatest.DefaultUsername, covatest.DefaultPassword
+	cfg.RequestsPerMinute = requestsPerMinute
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, count
+}
+
 // TestLoneScanKeepsTheBudgetBusy: one company against a Cova that takes 300 ms
 // a page, with a budget of 50 requests a second, needs about 15 requests in
 // flight (Little's law) to use its budget; a fixed fetch-ahead of 4 cannot.
@@ -44,18 +63,7 @@ func TestLoneScanKeepsTheBudgetBusy(t *testing.T) {
 	sim := covatest.New(covatest.Config{Seed: 3})
 	sim.Generate(company, 4000)
 	sim.SetHazards(covatest.Hazards{Latency: 300 * time.Millisecond})
-	count := &inFlight{h: sim}
-	srv := httptest.NewServer(count)
-	t.Cleanup(srv.Close)
-	cfg := DefaultConfig()
-	cfg.BaseURL, cfg.TokenURL = srv.URL+"/crm", srv.URL+"/v1/oauth2/token"
-	cfg.ClientID, cfg.ClientSecret = covatest.DefaultClientID, covatest.DefaultClientSecret
-	cfg.Username, cfg.Password = covatest.DefaultUsername, covatest.DefaultPassword
-	cfg.RequestsPerMinute = 3000
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, count := countedClient(t, sim, 3000)
 	p := newPoller(t, c)
 	p.pollUntilOK(1)
 	assertComplete(t, sim.Truth(company), p.delivered)
@@ -261,6 +269,65 @@ func TestSimulatorLimitNeverHit(t *testing.T) {
 				t.Errorf("the simulator answered 429 %d times in %d requests", st.ByStatus[http.StatusTooManyRequests], st.CustomerFullRequests)
 			}
 			t.Logf("%d requests", st.CustomerFullRequests)
+		})
+	}
+}
+
+// TestLoadEndCostsFewRequestsPastIt: a load at a budget that needs dozens of
+// requests in flight (200 a second at 100-150 ms a page) must not pay that
+// many requests past the short page that ends each result: they reach Cova and
+// count against its limit even when cancelled. 50,000 customers, in one
+// company or four, fill 506 pages of 99 new rows, the last of each company
+// short; at most 5 requests a company (and 5) may go past the ends, where
+// requesting a window ahead sends about 30 (one company) to 45 (four). The
+// figure asserted is a count of requests the simulator received, once none is
+// under way, not a time.
+func TestLoadEndCostsFewRequestsPastIt(t *testing.T) {
+	for _, companies := range []int{1, 4} {
+		t.Run(strconv.Itoa(companies)+" companies", func(t *testing.T) {
+			sim := covatest.New(covatest.Config{Seed: 7})
+			customers := 50000 / companies
+			for i := range companies {
+				sim.Generate(int64(company+i), customers)
+			}
+			sim.SetHazards(covatest.Hazards{Latency: 100 * time.Millisecond, LatencyJitter: 50 * time.Millisecond})
+			c, count := countedClient(t, sim, 12000)
+			var wg sync.WaitGroup
+			got := make([]map[string]int64, companies)
+			for i := range companies {
+				got[i] = map[string]int64{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := c.Scan(context.Background(), int64(company+i), time.Time{}, func(_ context.Context, b Batch) error {
+						for _, cu := range b.Customers {
+							if _, dup := got[i][cu.Id]; dup {
+								t.Errorf("customer %s handed on twice", cu.Id)
+							}
+							got[i][cu.Id] = cu.Version
+						}
+						return nil
+					}, ExpectManyPages())
+					if err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			for i := range companies {
+				assertComplete(t, sim.Truth(int64(company+i)), got[i])
+			}
+			// A request cancelled during its latency is counted when the
+			// server sees its client gone.
+			testenv.Eventually(t, 10*time.Second, "no request under way", func() bool { return count.now.Load() == 0 })
+			st := sim.Stats()
+			sent := st.CustomerFullRequests + st.Abandoned
+			needed := (customers/(100-1) + 1) * companies // a page of 100 rows every 99
+			if extra, most := sent-needed, 5*companies+5; extra > most {
+				t.Errorf("%d requests reached Cova for %d pages: %d past the ends of the results, want at most %d (peak %d in flight)",
+					sent, needed, extra, most, st.MaxInFlight)
+			}
+			t.Logf("%d requests for %d pages, peak %d in flight", sent, needed, st.MaxInFlight)
 		})
 	}
 }

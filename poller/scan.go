@@ -44,7 +44,12 @@ import (
 // Pages are requested ahead, as many at once as the scan's share of the
 // requests the client aims to keep under way (see Concurrency), within
 // FetchAhead when it is set. Until its first page is full a scan makes one
-// request at a time, unless opts say to expect many pages.
+// request at a time, unless opts say to expect many pages. Without FetchAhead,
+// a scan that keeps many pages requested also requests a few pages further
+// ahead (probes), to learn where the result ends before its other requests
+// get there, so that few requests go past the end; they are joined in order
+// like the others, and those answered wait in memory until then (a few
+// pages a scan).
 func (c *Client) Scan(ctx context.Context, companyID int64, since time.Time, fn func(context.Context, Batch) error, opts ...ScanOption) (ScanResult, error) {
 	var o scanOptions
 	for _, opt := range opts {
@@ -155,12 +160,16 @@ func (s *scan) onAttempt(date time.Time) {
 	}
 }
 
-// pending is a page being fetched.
+// pending is a page being fetched: the page at index idx of the scan's
+// current run of pages (see ends), at skip.
 type pending struct {
+	idx    int
 	skip   int
 	cancel context.CancelFunc
 	done   chan struct{}
 	page   *page
+	seen   bool // its answer was taken into the ends
+	probe  bool // requested ahead of the queue
 }
 
 // run pages through the result. Pages are requested ahead (see Scan) but
@@ -179,23 +188,29 @@ func (s *scan) run(ctx context.Context) error {
 
 	// Workers fetch the pages, rather than a goroutine per page: a page's
 	// decoding grows its goroutine's stack, and a worker grows it once. There
-	// are never more workers than pages queued at once (at most most), so a
-	// one-page scan starts one, and sending never blocks.
-	work := make(chan func(), most)
+	// are never more workers than pages queued at once (at most most, and
+	// maxProbes probes), so a one-page scan starts one, and sending never blocks.
+	work := make(chan func(), most+maxProbes)
+	kick := make(chan struct{}, 1) // a page was answered
 	var wg sync.WaitGroup
 	workers := 0
-	var queue []*pending
-	start := func(skip int) {
+	var queue []*pending         // the pages to join next, in order
+	probes := map[int]*pending{} // pages requested ahead of the queue, by index
+	var discarded []*pending     // cancelled past the end, not waited for yet
+	var e ends                   // what the answers say of the result's end
+	base := 0                    // the skip of index 0
+	headIdx := 0                 // the index of queue[0], or of the next page to join
+	nextIdx := 0                 // the index the queue is extended with
+	fetch := func(idx, skip int) *pending {
 		pctx, cancel := context.WithCancel(ctx)
-		p := &pending{skip: skip, cancel: cancel, done: make(chan struct{})}
-		queue = append(queue, p)
-		if workers < len(queue) {
+		p := &pending{idx: idx, skip: skip, cancel: cancel, done: make(chan struct{})}
+		if workers < len(queue)+len(probes)+1 {
 			workers++
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for fetch := range work {
-					fetch()
+				for f := range work {
+					f()
 				}
 			}()
 		}
@@ -206,23 +221,60 @@ func (s *scan) run(ctx context.Context) error {
 		work <- func() {
 			defer close(p.done)
 			p.page = s.fetchPage(pctx, skip, lazy)
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
 		}
+		return p
 	}
-	// drop cancels every page queued or in flight and waits until it is done.
-	drop := func() {
-		for _, p := range queue {
-			p.cancel()
+	skipOf := func(idx int) int { return base + idx*(n-overlap) }
+	// extend appends the page at nextIdx to the queue: the probe requested
+	// there already, if any.
+	extend := func() {
+		p := probes[nextIdx]
+		if p != nil {
+			delete(probes, nextIdx)
+		} else {
+			p = fetch(nextIdx, skipOf(nextIdx))
 		}
-		for _, p := range queue {
+		queue = append(queue, p)
+		nextIdx++
+	}
+	release := func(ps []*pending) {
+		for _, p := range ps {
 			<-p.done
 			p.page.close()
 			s.reusePageMem(p.page.cs, p.page.info)
 		}
-		queue = queue[:0]
 	}
+	// drop cancels every page queued, probed or in flight and waits until it
+	// is done.
+	drop := func() {
+		for _, p := range queue {
+			p.cancel()
+		}
+		for _, p := range probes {
+			p.cancel()
+		}
+		release(queue)
+		for _, p := range probes {
+			release([]*pending{p})
+		}
+		release(discarded)
+		queue, discarded = queue[:0], discarded[:0]
+		clear(probes)
+	}
+	// restart drops every page and starts again at skip, with the current
+	// overlap.
+	restart := func(skip int) {
+		drop()
+		base, headIdx, nextIdx = skip, 0, 0
+		e = newEnds()
+	}
+	e = newEnds()
 	defer func() { drop(); close(work); wg.Wait() }()
 
-	skip := 0
 	// One request until the first page proves there is more; then one more
 	// for each full page joined (so twice as many each round trip, as TCP's
 	// slow start), up to the scan's share, which the pacer says when it grows.
@@ -247,21 +299,89 @@ func (s *scan) run(ctx context.Context) error {
 	fails := 0
 	forward := 0
 	calm := calmPages // pages joined in a row since the last that did not join
+	many := false     // a page of the result came back full
+	// learn takes in what an answered page says of the end.
+	learn := func(p *pending) {
+		if p.seen {
+			return
+		}
+		select {
+		case <-p.done:
+		default:
+			return
+		}
+		p.seen = true
+		if p.page.err == nil {
+			if p.probe && !e.known() && len(p.page.cs) >= n {
+				e.probedFull()
+			}
+			e.answered(p.idx, len(p.page.cs) >= n || p.page.rest != nil, len(p.page.cs) >= overlap)
+		}
+	}
+	// probedIn says whether a probe not answered yet lies at an index from
+	// lo up to, not including, hi.
+	probedIn := func(lo, hi int) bool {
+		for i, p := range probes {
+			if i >= lo && i < hi && !p.seen {
+				return true
+			}
+		}
+		return false
+	}
 	for {
+		// Take in what the pages answered so far say of the end.
+		for _, p := range queue {
+			learn(p)
+		}
+		for _, p := range probes {
+			learn(p)
+		}
+		if e.known() {
+			// Pages past the end are waste: those still waiting for the budget
+			// never reach Cova.
+			for len(queue) > 1 && queue[len(queue)-1].idx > e.short {
+				p := queue[len(queue)-1]
+				p.cancel()
+				discarded = append(discarded, p)
+				queue = queue[:len(queue)-1]
+			}
+			nextIdx = headIdx + len(queue)
+			for idx, p := range probes {
+				if idx > e.short {
+					p.cancel()
+					discarded = append(discarded, p)
+					delete(probes, idx)
+				}
+			}
+		}
+
 		window := 1
 		if paged {
 			window = min(fl.share(), ramp, most)
 		}
-		for len(queue) < window {
-			next := skip
-			if len(queue) > 0 {
-				next = queue[len(queue)-1].skip + n - overlap
+		for len(queue) < window && (len(queue) == 0 || e.worth(nextIdx, probedIn)) {
+			extend()
+		}
+		if many && s.res.Rereads == 0 && cfg.FetchAhead == 0 {
+			// Probes are not counted in most: a scan that keeps MaxInFlight
+			// pages requested would otherwise never probe. A result whose
+			// rows moved under the scan makes a page answered long before it
+			// is joined likely not to join: such a scan probes no more.
+			for _, idx := range e.probes(nextIdx, window, maxProbes-len(probes), func(i int) bool {
+				p := probes[i]
+				return p != nil && !p.seen
+			}, func(i int) bool {
+				return probes[i] != nil || (i >= headIdx && i < headIdx+len(queue))
+			}) {
+				probes[idx] = fetch(idx, skipOf(idx))
+				probes[idx].probe = true
 			}
-			start(next)
 		}
 		head := queue[0]
 		select {
 		case <-head.done:
+		case <-kick:
+			continue // a page ahead was answered: it may tell where the end is
 		case <-fl.wake:
 			continue // the share may have grown: request more
 		case <-slowFirst:
@@ -296,7 +416,6 @@ func (s *scan) run(ctx context.Context) error {
 			}
 			fails++
 			back := overlap << fails
-			skip = max(0, lastEnd-back)
 			// Pages fetched ahead are served while earlier ones change the result,
 			// which multiplies the shift between two joined pages, and a page
 			// that does not join costs every page fetched after it: halve the
@@ -309,8 +428,8 @@ func (s *scan) run(ctx context.Context) error {
 				ramp = max(1, window/2)
 			}
 			calm = 0
-			s.c.log.Debug("page does not join the previous one, reading again", "company_id", s.companyID, "skip", p.skip, "new_skip", skip)
-			drop()
+			s.c.log.Debug("page does not join the previous one, reading again", "company_id", s.companyID, "skip", p.skip, "new_skip", max(0, lastEnd-back))
+			restart(max(0, lastEnd-back))
 			continue
 		}
 		if fails > 0 {
@@ -322,11 +441,13 @@ func (s *scan) run(ctx context.Context) error {
 		}
 		s.reusePageMem(p.cs, p.info)
 		queue = queue[1:]
+		headIdx++
 		head.cancel()
 		if len(p.cs) < n {
 			return nil // a short page ends the scan
 		}
 		setPaged()
+		many = true
 		slowFirst = nil
 		if calm++; calm > calmPages {
 			ramp = min(ramp+1, most)
@@ -338,9 +459,8 @@ func (s *scan) run(ctx context.Context) error {
 			maxEnd = lastEnd
 			forward++
 		}
-		skip = lastEnd - overlap
-		if len(queue) > 0 && queue[0].skip != skip {
-			drop() // the overlap grew: pages fetched ahead are at the wrong place
+		if next := lastEnd - overlap; next != skipOf(headIdx) {
+			restart(next) // the overlap grew: pages fetched ahead are at the wrong place
 		}
 	}
 }
