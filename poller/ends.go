@@ -154,6 +154,10 @@ func (e *ends) probes(next, window, room int, pending, requested func(idx int) b
 		return ms
 	}
 	if window < probeMinWindow {
+		// The scan's share fell too low to probe (the latency or the budget
+		// fell): the queue no longer keeps behind probes that stopped, or it
+		// would request a page or two at a time.
+		e.probing = false
 		return nil
 	}
 	m := e.lastProbe + window

@@ -107,3 +107,31 @@ func TestEndsQueueKeepsBehindProbes(t *testing.T) {
 		t.Error("page 32 requested while no probe proved page 31 full")
 	}
 }
+
+// TestEndsQueueNotHeldWhenProbingStops: a scan whose share falls below what
+// probing needs (Cova answers faster, or the budget is shared with more
+// companies) stops probing, and its queue no longer keeps behind the last
+// probe that came back full: held there, it requested a page or two at a
+// time, and a load at 100 ms a page took 1.3 times the budget's floor.
+func TestEndsQueueNotHeldWhenProbingStops(t *testing.T) {
+	e := newEnds()
+	none := func(int) bool { return false }
+	noneIn := func(lo, hi int) bool { return false }
+	probes := e.probes(10, probeMinWindow, maxProbes, none, none)
+	if len(probes) == 0 {
+		t.Fatal("no probe with a window of probeMinWindow")
+	}
+	e.probedFull()
+	e.answered(probes[0], true, true)
+	if e.worth(probes[0]+2, noneIn) {
+		t.Fatalf("while probing, page %d past the last full probe %d is requested", probes[0]+2, probes[0])
+	}
+	if got := e.probes(probes[0]+1, probeMinWindow-1, maxProbes, none, none); got != nil {
+		t.Fatalf("probes %v with a window below probeMinWindow", got)
+	}
+	for idx := probes[0] + 2; idx < probes[0]+20; idx++ {
+		if !e.worth(idx, noneIn) {
+			t.Fatalf("probing stopped, yet page %d is held back behind the last full probe %d", idx, probes[0])
+		}
+	}
+}
